@@ -1,0 +1,115 @@
+"""llmstream: stream LLM responses from OpenAI, Anthropic, Gemini and OpenRouter through one API.
+
+``import llmstream`` loads no vendor SDK: a provider's SDK is imported when its client is made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._accumulator import StreamingAccumulator
+from ._client import BaseClient, client
+from ._conversation import Conversation, Message
+from ._errors import (
+    AuthenticationError,
+    BadRequestError,
+    CallbackError,
+    ConfigurationError,
+    ContentLimitError,
+    InBandError,
+    LLMStreamError,
+    MalformedStreamError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+    ToolArgumentsError,
+)
+from ._options import StreamingOptions
+from ._stream import AsyncStream, Stream
+from ._types import (
+    ChunkType,
+    Completion,
+    FinishReason,
+    ReasoningBlock,
+    StreamedChunk,
+    StreamStats,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from .providers.anthropic import AnthropicClient
+    from .providers.gemini import GeminiClient
+    from .providers.mock import MockClient
+    from .providers.openai import OpenAIClient
+    from .providers.openrouter import OpenRouterClient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnthropicClient",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "BaseClient",
+    "CallbackError",
+    "ChunkType",
+    "Completion",
+    "ConfigurationError",
+    "ContentLimitError",
+    "Conversation",
+    "FinishReason",
+    "GeminiClient",
+    "InBandError",
+    "LLMStreamError",
+    "MalformedStreamError",
+    "Message",
+    "MockClient",
+    "OpenAIClient",
+    "OpenRouterClient",
+    "ProviderError",
+    "RateLimitError",
+    "ReasoningBlock",
+    "ServerError",
+    "Stream",
+    "StreamInterruptedError",
+    "StreamStats",
+    "StreamTimeoutError",
+    "StreamedChunk",
+    "StreamingAccumulator",
+    "StreamingOptions",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "client",
+]
+
+# Client classes are resolved on first access, so that importing llmstream imports no vendor SDK.
+_LAZY = {
+    "AnthropicClient": "llmstream.providers.anthropic",
+    "GeminiClient": "llmstream.providers.gemini",
+    "MockClient": "llmstream.providers.mock",
+    "OpenAIClient": "llmstream.providers.openai",
+    "OpenRouterClient": "llmstream.providers.openrouter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmstream' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,245 @@
+"""StreamingAccumulator: rebuilds a Completion from StreamedChunks. Pure, no I/O, usable alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from ._errors import LLMStreamError
+from ._types import (
+    ChunkType,
+    Completion,
+    FinishReason,
+    ReasoningBlock,
+    StreamedChunk,
+    StreamStats,
+    ToolCall,
+    Usage,
+)
+
+__all__ = ["StreamingAccumulator"]
+
+_TEXT = ChunkType.TEXT
+_REASONING = ChunkType.REASONING
+_TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+
+
+@attrs.define(slots=True)
+class _CallBuilder:
+    index: int
+    id: str | None
+    name: str | None
+    fragments: list[str] = attrs.field(factory=list)
+    final: str | None = None
+    signature: str | None = None
+
+    def build(self) -> ToolCall:
+        arguments = self.final if self.final is not None else "".join(self.fragments)
+        return ToolCall(id=self.id or "", name=self.name or "", arguments=arguments, signature=self.signature)
+
+
+@attrs.define(slots=True)
+class _ReasoningBuilder:
+    texts: list[str] = attrs.field(factory=list)
+    signature: str | None = None
+    redacted_data: str | None = None
+
+    def build(self) -> ReasoningBlock:
+        return ReasoningBlock("".join(self.texts), self.signature, self.redacted_data)
+
+
+@attrs.define
+class StreamingAccumulator:
+    """Feed chunks with :meth:`add`; read the result with :meth:`completion` at any time.
+
+    Text is gathered in lists and joined once. Usage is a cumulative snapshot: the latest wins.
+    Tool calls are keyed by the chunk's index, falling back to the id; a START with a new id at an
+    index already in use begins a new call.
+    """
+
+    provider: str | None = None
+    clock: Callable[[], float] = time.perf_counter
+    started_at: float = attrs.field(default=None)
+    _text: list[str] = attrs.field(factory=list, init=False)
+    _refusal: list[str] = attrs.field(factory=list, init=False)
+    _reasoning: list[_ReasoningBuilder] = attrs.field(factory=list, init=False)
+    _calls: list[_CallBuilder] = attrs.field(factory=list, init=False)
+    _by_index: dict[int, _CallBuilder] = attrs.field(factory=dict, init=False)
+    _usage: Usage | None = attrs.field(default=None, init=False)
+    _finish: FinishReason | None = attrs.field(default=None, init=False)
+    _raw_finish: str | None = attrs.field(default=None, init=False)
+    _id: str | None = attrs.field(default=None, init=False)
+    _model: str | None = attrs.field(default=None, init=False)
+    _first_at: float | None = attrs.field(default=None, init=False)
+    _chunks: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.started_at is None:
+            self.started_at = self.clock()
+
+    def add(self, chunk: StreamedChunk) -> None:
+        self._chunks += 1
+        if self._first_at is None:
+            self._first_at = self.clock()
+        kind = chunk.type
+        # Hot path first: text and argument fragments are nearly every chunk of a long stream.
+        if kind is _TEXT:
+            self._text.append(chunk.text)
+        elif kind is _TOOL_DELTA:
+            self._add_tool_fragment(chunk)
+        elif kind is _REASONING:
+            self._add_reasoning(chunk)
+        elif kind is ChunkType.TOOL_CALL_START:
+            self._start_tool_call(chunk)
+        elif kind is ChunkType.TOOL_CALL_END:
+            self._end_tool_call(chunk)
+        elif kind is ChunkType.USAGE:
+            self._usage = chunk.usage
+        elif kind is ChunkType.STOP:
+            self._finish = chunk.finish_reason
+            self._raw_finish = chunk.raw_finish_reason
+        elif kind is ChunkType.REFUSAL:
+            self._refusal.append(chunk.text)
+        elif kind is ChunkType.START:
+            self._id = chunk.id or self._id
+            self._model = chunk.model or self._model
+
+    def add_all(self, chunks: Iterable[StreamedChunk]) -> StreamingAccumulator:
+        for chunk in chunks:
+            self.add(chunk)
+        return self
+
+    # -- tool calls ---------------------------------------------------------------------------
+
+    def _find_call(self, index: int, call_id: str | None) -> _CallBuilder | None:
+        builder = self._by_index.get(index)
+        if builder is not None and (call_id is None or builder.id is None or builder.id == call_id):
+            return builder
+        if call_id is not None:
+            for candidate in reversed(self._calls):
+                if candidate.id == call_id:
+                    return candidate
+        return None
+
+    def _start_tool_call(self, chunk: StreamedChunk) -> None:
+        delta = chunk.tool_call
+        if delta is None:
+            return
+        builder = self._find_call(delta.index, delta.id)
+        if builder is None:
+            builder = _CallBuilder(delta.index, delta.id, delta.name)
+            self._calls.append(builder)
+            self._by_index[delta.index] = builder
+        else:
+            builder.id = builder.id or delta.id
+            builder.name = builder.name or delta.name
+        if delta.arguments:
+            builder.fragments.append(delta.arguments)
+        if chunk.signature:
+            builder.signature = chunk.signature
+
+    def _add_tool_fragment(self, chunk: StreamedChunk) -> None:
+        delta = chunk.tool_call
+        if delta is None:
+            return
+        builder = self._by_index.get(delta.index)
+        if builder is None or (delta.id is not None and builder.id is not None and builder.id != delta.id):
+            builder = self._find_call(delta.index, delta.id)
+            if builder is None:  # a fragment for a call we never saw start: start it now
+                self._start_tool_call(chunk)
+                return
+        builder.fragments.append(delta.arguments)
+
+    def _end_tool_call(self, chunk: StreamedChunk) -> None:
+        delta = chunk.tool_call
+        if delta is None:
+            return
+        builder = self._find_call(delta.index, delta.id)
+        if builder is None:
+            builder = _CallBuilder(delta.index, delta.id, delta.name)
+            self._calls.append(builder)
+            self._by_index[delta.index] = builder
+        builder.id = builder.id or delta.id
+        builder.name = builder.name or delta.name
+        if delta.arguments:
+            builder.final = delta.arguments
+        if chunk.signature:
+            builder.signature = chunk.signature
+
+    # -- reasoning ----------------------------------------------------------------------------
+
+    def _add_reasoning(self, chunk: StreamedChunk) -> None:
+        blocks = self._reasoning
+        if chunk.redacted_data is not None:
+            blocks.append(_ReasoningBuilder(redacted_data=chunk.redacted_data))
+            return
+        # A signature closes a block: text after it starts a new one.
+        if not blocks or blocks[-1].signature is not None or blocks[-1].redacted_data is not None:
+            blocks.append(_ReasoningBuilder())
+        block = blocks[-1]
+        if chunk.text:
+            block.texts.append(chunk.text)
+        if chunk.signature is not None:
+            block.signature = chunk.signature
+
+    # -- results ------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def chunks(self) -> int:
+        return self._chunks
+
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls so far (arguments may still be partial: see ``ToolCall.partial_args``)."""
+        return [builder.build() for builder in self._calls]
+
+    def completion(
+        self,
+        *,
+        error: LLMStreamError | None = None,
+        finish_reason: FinishReason | None = None,
+    ) -> Completion:
+        """The completion so far. ``error``/``finish_reason`` override the streamed finish."""
+        now = self.clock()
+        tool_calls = self.tool_calls()
+        finish = finish_reason or self._finish
+        raw_finish = self._raw_finish
+        if error is not None:
+            finish = FinishReason.ERROR
+        elif finish is None and self._chunks:
+            # The vendor never said why it stopped: infer it, as DESIGN's quirks list asks.
+            finish = FinishReason.TOOL_CALLS if tool_calls else FinishReason.OTHER
+        blocks = [b.build() for b in self._reasoning]
+        reasoning = "".join(b.text for b in blocks)
+        return Completion(
+            text="".join(self._text),
+            reasoning=reasoning,
+            refusal="".join(self._refusal),
+            tool_calls=tool_calls,
+            usage=self._usage,
+            finish_reason=finish,
+            raw_finish_reason=raw_finish,
+            model=self._model,
+            id=self._id,
+            provider=self.provider,
+            stats=self._stats(now),
+            error=error,
+            reasoning_blocks=blocks,
+        )
+
+    def _stats(self, now: float) -> StreamStats:
+        duration_ms = (now - self.started_at) * 1000.0
+        ttfc = None if self._first_at is None else (self._first_at - self.started_at) * 1000.0
+        rate = None
+        if self._usage is not None and self._usage.output_tokens and self._first_at is not None:
+            generating = now - self._first_at
+            if generating > 0:
+                rate = self._usage.output_tokens / generating
+        return StreamStats(
+            time_to_first_chunk_ms=ttfc, duration_ms=duration_ms, chunks=self._chunks, output_tokens_per_s=rate
+        )

@@ -1,0 +1,80 @@
+"""StreamingOptions: the four callbacks, and how they are called from sync and async streams."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+__all__ = ["StreamingOptions"]
+
+Callback = Callable[..., Any]
+
+
+@attrs.frozen(slots=True)
+class StreamingOptions:
+    """Callbacks for one stream.
+
+    - ``on_start(chunk)``: the START chunk (id, model), once per successful attempt.
+    - ``on_chunk(chunk)``: every chunk delivered to the caller, in order.
+    - ``on_error(error)``: once, with the ``LLMStreamError`` (its ``.partial`` holds what arrived).
+    - ``on_complete(completion)``: once, when the stream finished well. Never both.
+
+    In async streams each may be a plain function or a coroutine function.
+    """
+
+    on_start: Callback | None = None
+    on_chunk: Callback | None = None
+    on_error: Callback | None = None
+    on_complete: Callback | None = None
+
+    def merge(
+        self,
+        *,
+        on_start: Callback | None = None,
+        on_chunk: Callback | None = None,
+        on_error: Callback | None = None,
+        on_complete: Callback | None = None,
+    ) -> StreamingOptions:
+        """Keyword shortcuts win over the fields they name; the others are kept."""
+        return StreamingOptions(
+            on_start=on_start or self.on_start,
+            on_chunk=on_chunk or self.on_chunk,
+            on_error=on_error or self.on_error,
+            on_complete=on_complete or self.on_complete,
+        )
+
+
+def resolve_options(
+    options: StreamingOptions | None,
+    on_start: Callback | None,
+    on_chunk: Callback | None,
+    on_error: Callback | None,
+    on_complete: Callback | None,
+) -> StreamingOptions:
+    base = options or StreamingOptions()
+    if on_start is None and on_chunk is None and on_error is None and on_complete is None:
+        return base
+    return base.merge(on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete)
+
+
+def call_sync(callback: Callback, argument: Any) -> None:
+    """Call a callback from a sync stream; a coroutine function there is a usage error."""
+    result = callback(argument)
+    if result is not None and inspect.isawaitable(result):
+        # Close the coroutine so Python does not warn "never awaited" on top of our error.
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        raise TypeError(
+            f"callback {callback!r} returned an awaitable in a sync stream; use astream()/astream_complete()"
+        )
+
+
+async def call_async(callback: Callback, argument: Any) -> None:
+    """Call a callback from an async stream: plain functions are called, awaitables awaited."""
+    result = callback(argument)
+    if result is not None and inspect.isawaitable(result):
+        await result

@@ -1,0 +1,219 @@
+"""Value types: the chunk every provider is mapped into, and the completion rebuilt from them."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import LLMStreamError, ToolArgumentsError
+
+__all__ = [
+    "ChunkType",
+    "Completion",
+    "FinishReason",
+    "ReasoningBlock",
+    "StreamStats",
+    "StreamedChunk",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
+
+class FinishReason(str, enum.Enum):
+    """Why the model stopped; ``Completion.raw_finish_reason`` keeps the vendor's own word."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ChunkType(str, enum.Enum):
+    START = "start"
+    TEXT = "text"
+    REASONING = "reasoning"
+    TOOL_CALL_START = "tool_call_start"
+    TOOL_CALL_DELTA = "tool_call_delta"
+    TOOL_CALL_END = "tool_call_end"
+    USAGE = "usage"
+    STOP = "stop"
+    ERROR = "error"
+    # Beyond DESIGN's table: OpenAI ``refusal`` deltas, kept apart from the answer text.
+    REFUSAL = "refusal"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(slots=True)
+class Usage:
+    """A cumulative usage snapshot, normalized to OpenAI semantics.
+
+    ``input_tokens`` counts every prompt token, cached ones included; ``cached_input_tokens`` is the
+    cached subset and ``cache_write_tokens`` Anthropic's cache creation. ``output_tokens`` includes
+    ``reasoning_tokens``. ``cost`` is set when the provider reports one (OpenRouter).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@attrs.frozen(slots=True)
+class ToolCallDelta:
+    """A piece of a tool call: START carries id and name, DELTA a fragment, END the full JSON."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+def _parse_arguments(arguments: str | None, *, call_id: str | None, name: str | None, partial: bool) -> Any:
+    if not arguments or not arguments.strip():
+        return {}
+    if partial:
+        import jiter
+
+        try:
+            return jiter.from_json(arguments.encode(), partial_mode="trailing-strings")
+        except ValueError:
+            return {}
+    try:
+        return json.loads(arguments)
+    except ValueError as exc:
+        shown = arguments if len(arguments) <= 200 else arguments[:200] + "…"
+        raise ToolArgumentsError(
+            f"tool call {name!r} (id {call_id!r}) has arguments that are not valid JSON: {exc}; got {shown!r}",
+            tool_call_id=call_id,
+            tool_name=name,
+            arguments=arguments,
+        ) from exc
+
+
+@attrs.frozen(slots=True)
+class ToolCall:
+    """A complete tool call. ``arguments`` is the raw JSON string exactly as streamed.
+
+    ``signature`` keeps an opaque provider token (Gemini's thought signature) that must be sent back
+    with the call on the next turn.
+    """
+
+    id: str
+    name: str
+    arguments: str = ""
+    signature: str | None = None
+
+    @property
+    def args(self) -> Any:
+        """The parsed arguments; ``""``/``None`` is ``{}``; invalid JSON raises ``ToolArgumentsError``."""
+        return _parse_arguments(self.arguments, call_id=self.id, name=self.name, partial=False)
+
+    @property
+    def partial_args(self) -> Any:
+        """Best-effort parse of arguments still streaming (jiter partial mode); never raises."""
+        return _parse_arguments(self.arguments, call_id=self.id, name=self.name, partial=True)
+
+
+@attrs.frozen(slots=True)
+class ReasoningBlock:
+    """One block of reasoning as the provider sent it, kept so it can be sent back intact.
+
+    ``signature`` is Anthropic's thinking signature or Gemini's thought signature; ``redacted_data``
+    holds an Anthropic ``redacted_thinking`` payload (encrypted, no readable text).
+    """
+
+    text: str = ""
+    signature: str | None = None
+    redacted_data: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Tool:
+    """A function the model may call; ``parameters`` is a JSON schema object."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "object", "properties": {}})
+
+
+@attrs.frozen(slots=True, repr=False)
+class StreamedChunk:
+    """One normalized event. Only the fields its ``type`` uses are set (see DESIGN's chunk table).
+
+    ``signature`` / ``redacted_data`` ride on REASONING (and TEXT or TOOL_CALL_* for Gemini) chunks;
+    ``raw`` is the vendor event, excluded from equality and repr.
+    """
+
+    type: ChunkType
+    text: str = ""
+    id: str | None = None
+    model: str | None = None
+    tool_call: ToolCallDelta | None = None
+    usage: Usage | None = None
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    error: LLMStreamError | None = None
+    signature: str | None = None
+    redacted_data: str | None = None
+    raw: Any = attrs.field(default=None, eq=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        fields = [f"type={self.type.value}"]
+        for name in ("text", "id", "model", "tool_call", "usage", "finish_reason", "error", "signature"):
+            value = getattr(self, name)
+            if value:
+                fields.append(f"{name}={value!r}")
+        return f"StreamedChunk({', '.join(fields)})"
+
+
+@attrs.frozen(slots=True)
+class StreamStats:
+    time_to_first_chunk_ms: float | None = None
+    duration_ms: float = 0.0
+    chunks: int = 0
+    output_tokens_per_s: float | None = None
+
+
+@attrs.frozen(slots=True)
+class Completion:
+    """Everything one stream said, rebuilt. On failure ``error`` is set and the rest is the partial."""
+
+    text: str = ""
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCall] = attrs.field(factory=list)
+    usage: Usage | None = None
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    model: str | None = None
+    id: str | None = None
+    provider: str | None = None
+    stats: StreamStats = attrs.field(factory=StreamStats)
+    error: LLMStreamError | None = None
+    reasoning_blocks: list[ReasoningBlock] = attrs.field(factory=list)
+
+    def __str__(self) -> str:
+        return self.text

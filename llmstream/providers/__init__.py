@@ -1,0 +1,1 @@
+"""One module per provider; each is imported only when its client is made."""

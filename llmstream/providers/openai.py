@@ -1,0 +1,172 @@
+"""OpenAI (and any OpenAI-compatible server) on the official ``openai`` SDK's native iterator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._client import BaseClient, import_sdk
+from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
+from .._policy import Request, error_for_status
+from .._types import ChunkType, StreamedChunk
+from ._native import AsyncNative, http_timeout
+from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
+
+__all__ = ["OpenAIClient", "OpenAITranslator", "map_openai_error"]
+
+_TEXT = ChunkType.TEXT
+
+
+class OpenAITranslator:
+    """ChatCompletionChunk (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
+
+    Only the first choice (index 0) is followed, so ``n > 1`` gives the first choice's answer.
+    Reasoning arrives as ``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter-style)
+    fields that the SDK keeps as pydantic extras.
+    """
+
+    __slots__ = ("_wire",)
+
+    def __init__(self) -> None:
+        self._wire = OpenAIWireState()
+
+    def translate(self, chunk: Any) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
+        wire = self._wire
+        choices = chunk.choices
+        if wire.started and len(choices) == 1 and chunk.usage is None:
+            choice = choices[0]
+            delta = choice.delta
+            # The hot path: a plain text delta and nothing else.
+            if (
+                choice.finish_reason is None
+                and choice.index == 0
+                and delta.tool_calls is None
+                and delta.content
+                and not delta.__pydantic_extra__
+                and delta.refusal is None
+            ):
+                return (StreamedChunk(_TEXT, delta.content, raw=chunk),)
+        out: list[StreamedChunk] = []
+        if not wire.started:
+            out.append(wire.start(chunk.id, chunk.model, chunk))
+        for choice in choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            if delta is not None:
+                extra = delta.__pydantic_extra__
+                if extra:
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        out.append(StreamedChunk(ChunkType.REASONING, reasoning, raw=chunk))
+                if delta.content:
+                    out.append(StreamedChunk(_TEXT, delta.content, raw=chunk))
+                if delta.refusal:
+                    out.append(StreamedChunk(ChunkType.REFUSAL, delta.refusal, raw=chunk))
+                if delta.tool_calls:
+                    for call in delta.tool_calls:
+                        function = call.function
+                        out.extend(
+                            wire.tool_call(
+                                call.index,
+                                call.id,
+                                function.name if function is not None else None,
+                                function.arguments if function is not None else None,
+                                chunk,
+                            )
+                        )
+            if choice.finish_reason:
+                out.extend(wire.finish(choice.finish_reason, chunk))
+        if chunk.usage is not None:
+            out.append(StreamedChunk(ChunkType.USAGE, usage=usage_from_mapping(chunk.usage), raw=chunk))
+        return out
+
+    def end(self) -> list[StreamedChunk]:
+        return self._wire.close_calls(None)
+
+
+def map_openai_error(exc: BaseException, provider: str) -> LLMStreamError | None:
+    """openai SDK exceptions → the llmstream error tree (also used by OpenAI-compatible paths)."""
+    openai = import_sdk("openai", "openai", provider)
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        message = _message_of(body) or exc.message
+        return error_for_status(
+            exc.status_code, message, provider=provider, body=body, headers=exc.response.headers
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return StreamTimeoutError(f"timed out: {exc}", provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        return StreamInterruptedError(f"connection error: {exc.__cause__ or exc}", provider=provider)
+    if isinstance(exc, openai.APIError):  # an {"error": …} event inside a 200 stream
+        body = exc.body
+        code = body.get("code") if isinstance(body, dict) else None
+        return InBandError(exc.message, code=str(code) if code is not None else None, body=body, provider=provider)
+    return None
+
+
+def _message_of(body: Any) -> str | None:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return None
+
+
+class OpenAIClient(BaseClient):
+    """OpenAI chat completions; ``base_url`` (``http://host/v1``) points it at any compatible server.
+
+    Keys come from ``api_key`` or ``OPENAI_API_KEY``. With a custom ``base_url`` a key is optional
+    (local servers such as vLLM or Ollama need none).
+    """
+
+    provider = "openai"
+    env_keys = ("OPENAI_API_KEY",)
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.key_optional = self.base_url is not None  # type: ignore[misc]
+
+    def _make_sdk(self, *, asynchronous: bool) -> Any:
+        openai = import_sdk("openai", "openai", self.provider)
+        cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+        return cls(
+            api_key=self._require_key(),
+            base_url=self.base_url,
+            max_retries=0,  # one retry policy for every provider: ours
+            timeout=http_timeout(self.settings),
+            **self._sdk_options,
+        )
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages_payload(request.conversation),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timeout": http_timeout(request.settings),
+        }
+        if request.tools:
+            params["tools"] = tools_payload(request.tools)
+        if request.max_tokens is not None:
+            # The official API wants max_completion_tokens (reasoning models reject max_tokens);
+            # compatible servers mostly know only max_tokens.
+            key = "max_tokens" if self.base_url else "max_completion_tokens"
+            params[key] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        params.update(request.extra)  # provider-specific extras pass through as given
+        return params
+
+    def _open(self, request: Request) -> Any:
+        return self.sdk.chat.completions.create(**self._params(request))
+
+    async def _aopen(self, request: Request) -> AsyncNative:
+        stream = await self.async_sdk.chat.completions.create(**self._params(request))
+        return AsyncNative(stream, stream.close, response=stream.response)
+
+    def _translator(self, request: Request) -> OpenAITranslator:
+        return OpenAITranslator()
+
+    def _map_error(self, exc: BaseException) -> LLMStreamError | None:
+        return map_openai_error(exc, self.provider)
+
