@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -70,6 +71,7 @@ class BaseClient(abc.ABC):
         self._sdk_options = sdk_options
         self._sync_sdk: Any = None
         self._async_sdk: Any = None
+        self._async_loop: Any = None
 
     def _key_from_env(self) -> str | None:
         for name in self.env_keys:
@@ -104,10 +106,18 @@ class BaseClient(abc.ABC):
 
     @property
     def async_sdk(self) -> Any:
-        """The vendor SDK's async client (built on first use)."""
-        if self._async_sdk is None:
+        """The vendor SDK's async client, built on first use and again in each new event loop:
+        an httpx2 connection pool is bound to the loop it was made in."""
+        loop = _running_loop()
+        if self._async_sdk is None or self._async_loop is not loop:
             self._async_sdk = self._make_sdk(asynchronous=True)
+            self._async_loop = loop
         return self._async_sdk
+
+    def _warm(self, *, asynchronous: bool) -> None:
+        """Build the SDK client before a stream's clock starts: importing an SDK is not latency."""
+        with contextlib.suppress(NotImplementedError):  # providers without a vendor client (mock)
+            _ = self.async_sdk if asynchronous else self.sdk
 
     def _make_sdk(self, *, asynchronous: bool) -> Any:
         raise NotImplementedError
@@ -283,6 +293,15 @@ class BaseClient(abc.ABC):
             return _as_failed_completion(error, stream.completion)
 
 
+def _running_loop() -> Any:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _as_failed_completion(error: LLMStreamError, fallback: Completion) -> Completion:
     partial = error.partial or fallback
     if partial.error is error:
@@ -328,6 +347,3 @@ def import_sdk(module: str, extra: str, provider: str) -> Any:
             provider=provider,
         ) from exc
 
-
-def _unused(*_: Iterator[Any] | AsyncIterator[Any]) -> None:  # keeps type imports honest for mypy
-    return None

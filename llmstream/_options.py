@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["StreamingOptions"]
+__all__ = ["Processor", "StreamingOptions"]
 
 Callback = Callable[..., Any]
+
+
+class Processor(Protocol):
+    """Rewrites the chunk stream: each chunk in, zero or more chunks out.
+
+    Optional members the shells honour: ``flush()`` (chunks still owed at the end of the stream),
+    ``reset()`` (a retry starts over) and ``delay`` (seconds to pause before each TEXT chunk).
+    """
+
+    def process(self, chunk: Any) -> Iterable[Any]: ...
+
+
+def _processor_tuple(value: Iterable[Processor]) -> tuple[Processor, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(slots=True)
@@ -21,6 +35,7 @@ class StreamingOptions:
     - ``on_chunk(chunk)``: every chunk delivered to the caller, in order.
     - ``on_error(error)``: once, with the ``LLMStreamError`` (its ``.partial`` holds what arrived).
     - ``on_complete(completion)``: once, when the stream finished well. Never both.
+    - ``processors``: see :class:`Processor`; the accumulator and callbacks see their output.
 
     In async streams each may be a plain function or a coroutine function.
     """
@@ -29,6 +44,7 @@ class StreamingOptions:
     on_chunk: Callback | None = None
     on_error: Callback | None = None
     on_complete: Callback | None = None
+    processors: Sequence[Processor] = attrs.field(default=(), converter=_processor_tuple)
 
     def merge(
         self,
@@ -44,6 +60,7 @@ class StreamingOptions:
             on_chunk=on_chunk or self.on_chunk,
             on_error=on_error or self.on_error,
             on_complete=on_complete or self.on_complete,
+            processors=self.processors,
         )
 
 

@@ -8,105 +8,29 @@ The two classes differ only by ``async``/``await``; everything else lives in san
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Self
+
 from ._accumulator import StreamingAccumulator
-from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
-from ._options import StreamingOptions, call_async, call_sync
-from ._policy import Request, Settings, Translator, backoff_delay, is_retryable
-from ._types import ChunkType, Completion, FinishReason, StreamedChunk
+from ._errors import LLMStreamError, StreamTimeoutError
+from ._options import Processor, StreamingOptions, call_async, call_sync
+from ._policy import Request, backoff_delay
+from ._state import StreamState, callback_error
+from ._types import ChunkType, Completion, StreamedChunk
+from .providers._native import hard_cancel
 
 if TYPE_CHECKING:
     from ._client import BaseClient
 
 __all__ = ["AsyncStream", "Stream"]
 
-_ERROR = ChunkType.ERROR
 _START = ChunkType.START
-_USAGE = ChunkType.USAGE
 _TEXT = ChunkType.TEXT
-_REASONING = ChunkType.REASONING
-
-
-class _Attempt:
-    """Sans-IO bookkeeping of one stream across its attempts: what to deliver, what to hold."""
-
-    __slots__ = ("acc", "attempt", "cancelled", "chars", "deadline", "delivered", "held", "max_chars", "provider")
-
-    def __init__(self, provider: str, settings: Settings):
-        self.provider = provider
-        self.deadline = None if settings.total_timeout is None else time.monotonic() + settings.total_timeout
-        self.max_chars = settings.max_content_chars
-        self.attempt = 0
-        self.cancelled = False
-        self.delivered = False
-        self.chars = 0
-        self.held: list[StreamedChunk] = []
-        self.acc = StreamingAccumulator(provider=provider)
-
-    def restart(self) -> None:
-        self.attempt += 1
-        self.held = []
-        self.chars = 0
-        self.acc = StreamingAccumulator(provider=self.provider, started_at=self.acc.started_at)
-
-    def accept(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
-        """Accumulate one translated chunk; return the chunks now due to the caller.
-
-        START and USAGE are held until the first content chunk, so that a failure before any
-        content can still be retried without the caller having seen anything.
-        """
-        kind = chunk.type
-        if kind is _ERROR:
-            raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise StreamTimeoutError("total_timeout passed", provider=self.provider)
-        if self.max_chars is not None and (kind is _TEXT or kind is _REASONING):
-            self.chars += len(chunk.text)
-            if self.chars > self.max_chars:
-                raise ContentLimitError(
-                    f"response exceeded max_content_chars={self.max_chars}", provider=self.provider
-                )
-        self.acc.add(chunk)
-        if self.delivered:
-            return (chunk,)
-        if kind is _START or kind is _USAGE:
-            self.held.append(chunk)
-            return ()
-        self.delivered = True
-        held, self.held = self.held, []
-        return (*held, chunk)
-
-    def finish(self, translator: Translator) -> tuple[StreamedChunk, ...]:
-        """The vendor stream ended: the translator's owed chunks, then anything still held."""
-        due: list[StreamedChunk] = []
-        for chunk in translator.end():
-            due.extend(self.accept(chunk))
-        due.extend(self.held)
-        self.held = []
-        return tuple(due)
-
-    def retry_allowed(self, error: LLMStreamError, settings: Settings) -> bool:
-        return not self.delivered and self.attempt < settings.max_retries and is_retryable(error)
-
-    def fail(self, error: LLMStreamError) -> LLMStreamError:
-        """Attach everything received so far: no failure loses content."""
-        if error.provider is None:
-            error.provider = self.provider
-        error.partial = self.acc.completion(error=error)
-        return error
-
-    def finish_cancelled(self) -> Completion:
-        return self.acc.completion(finish_reason=FinishReason.CANCELLED)
-
-
-def _callback_error(name: str, exc: BaseException, provider: str) -> CallbackError:
-    error = CallbackError(f"{name} callback raised {type(exc).__name__}: {exc}", provider=provider)
-    error.__cause__ = exc
-    return error
 
 
 class _ShellBase:
@@ -114,7 +38,7 @@ class _ShellBase:
         self._client = client
         self._request = request
         self._options = options
-        self._state = _Attempt(client.provider, request.settings)
+        self._state = StreamState(client.provider, request.settings, options.processors)
         self._completion: Completion | None = None
         self._native: Any = None
         self._lock = threading.Lock()
@@ -129,6 +53,43 @@ class _ShellBase:
     @property
     def accumulator(self) -> StreamingAccumulator:
         return self._state.acc
+
+    def pipe(self, *processors: Processor) -> Self:
+        """Add processors (before iterating): they see each chunk before the accumulator does."""
+        if self._state.acc.chunks:
+            raise RuntimeError("pipe() must be called before the stream is read")
+        self._state.use(processors)
+        return self
+
+    def _adopt(self, native: Any) -> bool:
+        """Publish the open native stream; False when a cancel() raced the open."""
+        with self._lock:
+            self._native = native
+            return not self._state.cancelled
+
+    def cancel(self) -> None:
+        """Thread-safe: shut the connection down at once; the reader ends as cancelled."""
+        with self._lock:
+            self._state.cancelled = True
+            native = self._native
+        hard_cancel(native)
+
+    def _expire(self) -> None:
+        """The total_timeout watchdog: runs on a timer thread (sync) or the event loop (async)."""
+        with self._lock:
+            self._state.expired = True
+            native = self._native
+        hard_cancel(native)
+
+    def _interrupted(self, exc: Exception) -> Exception | None:
+        """What a failure really was: the watchdog's timeout, a cancel (None), or itself."""
+        if self._state.expired:
+            error = StreamTimeoutError(
+                f"total_timeout={self._request.settings.total_timeout}s passed", provider=self._state.provider
+            )
+            error.__cause__ = exc
+            return error
+        return None if self._state.cancelled else exc
 
     def _take_native(self) -> Any:
         with self._lock:
@@ -157,7 +118,8 @@ class Stream(_ShellBase):
 
     def __init__(self, client: BaseClient, request: Request, options: StreamingOptions):
         super().__init__(client, request, options)
-        self._iterator = self._run()
+        total = request.settings.total_timeout
+        self._iterator = self._run() if total is None else self._watched(total)
 
     def __enter__(self) -> Stream:
         return self
@@ -180,11 +142,6 @@ class Stream(_ShellBase):
         if self._completion is None:
             self._completion = self._state.finish_cancelled()
 
-    def cancel(self) -> None:
-        """Thread-safe: close the HTTP response at once; the reading thread ends as cancelled."""
-        self._state.cancelled = True
-        self._close_native()
-
     def until_done(self) -> Completion:
         """Consume the rest of the stream and return the completion."""
         for _ in self._iterator:
@@ -194,16 +151,29 @@ class Stream(_ShellBase):
     def _close_native(self) -> None:
         native = self._take_native()
         if native is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort: the socket may already be gone
                 native.close()
-            except Exception:  # closing is best effort: the socket may already be gone
-                pass
+
+    def _watched(self, total: float) -> Generator[StreamedChunk, None, None]:
+        """_run under a timer that shuts the connection when total_timeout passes mid-read."""
+        timer = threading.Timer(total, self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield from self._run()
+        finally:
+            timer.cancel()
 
     def _run(self) -> Generator[StreamedChunk, None, None]:
         state, client, request = self._state, self._client, self._request
         while not state.cancelled:
             try:
-                native = self._native = client._open(request)
+                client._warm(asynchronous=False)
+                state.start_clock()
+                native = client._open(request)
+                if not self._adopt(native):
+                    self._close_native()
+                    break
                 translator = client._translator(request)
                 translate, accept = translator.translate, state.accept
                 for event in native:
@@ -220,18 +190,19 @@ class Stream(_ShellBase):
                 state.cancelled = True
                 self._close_native()
                 raise
-            except Exception as exc:
+            except Exception as caught:
                 self._close_native()
-                if state.cancelled:
+                exc = self._interrupted(caught)
+                if exc is None:
                     break
                 error, delay = self._failed(exc)
                 if delay is not None:
                     time.sleep(delay)
                     continue
                 self._notify(self._options.on_error, "on_error", error)
-                if error is exc:
+                if error is caught:
                     raise
-                raise error from exc
+                raise error from caught
             except BaseException:  # KeyboardInterrupt, SystemExit: close, keep the partial
                 self._close_native()
                 self._completion = state.finish_cancelled()
@@ -244,6 +215,8 @@ class Stream(_ShellBase):
 
     def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
+        if self._state.pace and item.type is _TEXT:
+            time.sleep(self._state.pace)
         if options.on_start is not None and item.type is _START:
             self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
@@ -255,7 +228,7 @@ class Stream(_ShellBase):
         try:
             call_sync(callback, argument)
         except Exception as exc:
-            raise _callback_error(name, exc, self._state.provider) from exc
+            raise callback_error(name, exc, self._state.provider) from exc
 
 
 class AsyncStream(_ShellBase):
@@ -263,7 +236,8 @@ class AsyncStream(_ShellBase):
 
     def __init__(self, client: BaseClient, request: Request, options: StreamingOptions):
         super().__init__(client, request, options)
-        self._iterator = self._run()
+        total = request.settings.total_timeout
+        self._iterator = self._run() if total is None else self._watched(total)
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -286,13 +260,6 @@ class AsyncStream(_ShellBase):
         if self._completion is None:
             self._completion = self._state.finish_cancelled()
 
-    def cancel(self) -> None:
-        """Thread-safe: the reading task ends as cancelled and its connection is closed."""
-        self._state.cancelled = True
-        hard_close = getattr(self._native, "cancel", None)
-        if hard_close is not None:
-            hard_close()
-
     async def until_done(self) -> Completion:
         """Consume the rest of the stream and return the completion."""
         async for _ in self._iterator:
@@ -302,16 +269,28 @@ class AsyncStream(_ShellBase):
     async def _close_native(self) -> None:
         native = self._take_native()
         if native is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort: the socket may already be gone
                 await native.aclose()
-            except Exception:  # closing is best effort: the socket may already be gone
-                pass
+
+    async def _watched(self, total: float) -> AsyncGenerator[StreamedChunk, None]:
+        """_run under a loop timer that shuts the connection when total_timeout passes mid-read."""
+        handle = asyncio.get_running_loop().call_later(total, self._expire)
+        try:
+            async for item in self._run():
+                yield item
+        finally:
+            handle.cancel()
 
     async def _run(self) -> AsyncGenerator[StreamedChunk, None]:
         state, client, request = self._state, self._client, self._request
         while not state.cancelled:
             try:
-                native = self._native = await client._aopen(request)
+                client._warm(asynchronous=True)
+                state.start_clock()
+                native = await client._aopen(request)
+                if not self._adopt(native):
+                    await self._close_native()
+                    break
                 translator = client._translator(request)
                 translate, accept = translator.translate, state.accept
                 async for event in native:
@@ -328,18 +307,19 @@ class AsyncStream(_ShellBase):
                 state.cancelled = True
                 await self._close_native()
                 raise
-            except Exception as exc:
+            except Exception as caught:
                 await self._close_native()
-                if state.cancelled:
+                exc = self._interrupted(caught)
+                if exc is None:
                     break
                 error, delay = self._failed(exc)
                 if delay is not None:
                     await asyncio.sleep(delay)
                     continue
                 await self._notify(self._options.on_error, "on_error", error)
-                if error is exc:
+                if error is caught:
                     raise
-                raise error from exc
+                raise error from caught
             except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
                 await self._close_native()
                 self._completion = state.finish_cancelled()
@@ -352,6 +332,8 @@ class AsyncStream(_ShellBase):
 
     async def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
+        if self._state.pace and item.type is _TEXT:
+            await asyncio.sleep(self._state.pace)
         if options.on_start is not None and item.type is _START:
             await self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
@@ -363,4 +345,4 @@ class AsyncStream(_ShellBase):
         try:
             await call_async(callback, argument)
         except Exception as exc:
-            raise _callback_error(name, exc, self._state.provider) from exc
+            raise callback_error(name, exc, self._state.provider) from exc

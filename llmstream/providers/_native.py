@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .._policy import Settings
 
-__all__ = ["AsyncNative", "http_timeout"]
+__all__ = ["AsyncNative", "hard_cancel", "http_timeout", "shutdown_response"]
 
 
 class AsyncNative:
-    """An async vendor stream: iterate it, ``await aclose()`` it, ``cancel()`` it from any thread.
-
-    ``cancel`` closes the underlying HTTP response's socket without awaiting, so a read blocked in
-    another thread's event loop fails at once; the shell then ends the stream as cancelled.
-    """
+    """An async vendor stream: iterate it, ``await aclose()`` it, ``cancel()`` it from any thread."""
 
     __slots__ = ("_aclose", "_events", "response")
 
@@ -32,19 +30,37 @@ class AsyncNative:
     async def aclose(self) -> None:
         await self._aclose()
 
-    def cancel(self) -> None:
-        stream = getattr(self.response, "stream", None)
-        for name in ("_stream", "_httpcore_stream"):
-            stream = getattr(stream, name, stream)
-        close = getattr(stream, "close", None)
-        if close is not None and not _is_coroutine_function(close):
-            close()
+
+def shutdown_response(response: Any) -> bool:
+    """Shut down the socket under an httpx2 response, from any thread.
+
+    Closing a socket's file descriptor does not wake a ``recv`` blocked in another thread on
+    Linux; ``shutdown`` does (the read returns EOF at once), for sync and asyncio streams alike.
+    """
+    extensions = getattr(response, "extensions", None) or {}
+    network_stream = extensions.get("network_stream")
+    if network_stream is None:
+        return False
+    try:
+        sock = network_stream.get_extra_info("socket")
+    except Exception:
+        return False
+    if sock is None:
+        return False
+    with contextlib.suppress(OSError):  # already closed or never connected
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
 
 
-def _is_coroutine_function(fn: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
+def hard_cancel(native: Any) -> None:
+    """Stop a native stream from another thread: its own ``cancel``, else its response's socket."""
+    if native is None:
+        return
+    cancel = getattr(native, "cancel", None)
+    if cancel is not None:
+        cancel()
+        return
+    shutdown_response(getattr(native, "response", None))
 
 
 def http_timeout(settings: Settings) -> Any:

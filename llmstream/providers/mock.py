@@ -36,7 +36,8 @@ def script_for_text(
     for index, call in enumerate(tool_calls):
         delta = ToolCallDelta(index, call.id, call.name, "")
         chunks.append(StreamedChunk(ChunkType.TOOL_CALL_START, tool_call=delta))
-        chunks.append(StreamedChunk(ChunkType.TOOL_CALL_DELTA, tool_call=ToolCallDelta(index, arguments=call.arguments)))
+        fragment = ToolCallDelta(index, arguments=call.arguments)
+        chunks.append(StreamedChunk(ChunkType.TOOL_CALL_DELTA, tool_call=fragment))
         full = ToolCallDelta(index, call.id, call.name, call.arguments)
         chunks.append(StreamedChunk(ChunkType.TOOL_CALL_END, tool_call=full))
     chunks.append(StreamedChunk(ChunkType.USAGE, usage=Usage(input_tokens=input_tokens, output_tokens=len(words))))

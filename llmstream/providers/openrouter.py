@@ -18,7 +18,7 @@ from .._errors import InBandError, LLMStreamError, MalformedStreamError
 from .._policy import Request, error_for_status
 from .._types import ChunkType, StreamedChunk
 from ..sse import SSEDecoder
-from ._native import http_timeout
+from ._native import http_timeout, shutdown_response
 from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
 
 __all__ = ["DEFAULT_BASE_URL", "JSONEventParser", "OpenRouterClient", "OpenRouterTranslator"]
@@ -91,16 +91,7 @@ class _Response:
         await self.response.aclose()
 
     def cancel(self) -> None:
-        """Thread-safe hard close of the socket under an async response."""
-        stream = getattr(self.response, "stream", None)
-        close = getattr(stream, "close", None)
-        if close is not None:
-            try:
-                result = close()
-                if hasattr(result, "close"):
-                    result.close()  # an un-awaited coroutine: discard it quietly
-            except Exception:
-                pass
+        shutdown_response(self.response)
 
 
 class OpenRouterTranslator:

@@ -1,0 +1,146 @@
+"""Sans-IO state of one stream across its attempts: processors, accumulation, what to deliver.
+
+The shells in ``_stream`` do the I/O; everything they decide per chunk is decided here, once, for
+both of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ._accumulator import StreamingAccumulator
+from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
+from ._options import Processor
+from ._policy import Settings, Translator, is_retryable
+from ._types import ChunkType, Completion, FinishReason, StreamedChunk
+
+__all__ = ["StreamState", "callback_error"]
+
+_ERROR = ChunkType.ERROR
+_START = ChunkType.START
+_USAGE = ChunkType.USAGE
+_TEXT = ChunkType.TEXT
+_REASONING = ChunkType.REASONING
+
+
+class StreamState:
+    """Sans-IO bookkeeping of one stream across its attempts: what to deliver, what to hold."""
+
+    __slots__ = (
+        "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "expired", "held", "max_chars",
+        "pace", "processors", "provider",
+    )
+
+    def __init__(self, provider: str, settings: Settings, processors: Sequence[Processor] = ()):
+        self.provider = provider
+        self.deadline = None if settings.total_timeout is None else time.monotonic() + settings.total_timeout
+        self.max_chars = settings.max_content_chars
+        self.attempt = 0
+        self.cancelled = False
+        self.expired = False  # set by the total_timeout watchdog
+        self.delivered = False
+        self.chars = 0
+        self.held: list[StreamedChunk] = []
+        self.acc = StreamingAccumulator(provider=provider)
+        self.processors: tuple[Processor, ...] = ()
+        self.pace = 0.0
+        self.accept = self._accept
+        self.use(processors)
+
+    def use(self, processors: Sequence[Processor]) -> None:
+        """Processors rewrite the stream before the accumulator and the callbacks see it."""
+        self.processors = (*self.processors, *processors)
+        self.pace = max((float(getattr(p, "delay", 0.0) or 0.0) for p in self.processors), default=0.0)
+        # Without processors the hot path skips them entirely.
+        self.accept = self._accept_processed if self.processors else self._accept
+
+    def start_clock(self) -> None:
+        """Stats count from the request, not from building the client (importing an SDK is slow)."""
+        if self.attempt == 0 and not self.acc.chunks:
+            self.acc.started_at = self.acc.clock()
+
+    def restart(self) -> None:
+        self.attempt += 1
+        self.held = []
+        self.chars = 0
+        self.acc = StreamingAccumulator(provider=self.provider, started_at=self.acc.started_at)
+        for processor in self.processors:
+            reset = getattr(processor, "reset", None)
+            if reset is not None:
+                reset()
+
+    def _processed(self, items: list[StreamedChunk], start: int = 0) -> list[StreamedChunk]:
+        for processor in self.processors[start:]:
+            items = [out for item in items for out in processor.process(item)]
+        return items
+
+    def _accept_processed(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
+        if chunk.type is _ERROR:
+            return self._accept(chunk)
+        due: list[StreamedChunk] = []
+        for item in self._processed([chunk]):
+            due.extend(self._accept(item))
+        return tuple(due)
+
+    def _accept(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
+        """Accumulate one translated chunk; return the chunks now due to the caller.
+
+        START and USAGE are held until the first content chunk, so that a failure before any
+        content can still be retried without the caller having seen anything.
+        """
+        kind = chunk.type
+        if kind is _ERROR:
+            raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise StreamTimeoutError("total_timeout passed", provider=self.provider)
+        if self.max_chars is not None and (kind is _TEXT or kind is _REASONING):
+            self.chars += len(chunk.text)
+            if self.chars > self.max_chars:
+                raise ContentLimitError(
+                    f"response exceeded max_content_chars={self.max_chars}", provider=self.provider
+                )
+        self.acc.add(chunk)
+        if self.delivered:
+            return (chunk,)
+        if kind is _START or kind is _USAGE:
+            self.held.append(chunk)
+            return ()
+        self.delivered = True
+        held, self.held = self.held, []
+        return (*held, chunk)
+
+    def finish(self, translator: Translator) -> tuple[StreamedChunk, ...]:
+        """The vendor stream ended: the translator's owed chunks, then anything still held."""
+        due: list[StreamedChunk] = []
+        for chunk in translator.end():
+            due.extend(self.accept(chunk))
+        for index, processor in enumerate(self.processors):
+            flush = getattr(processor, "flush", None)
+            if flush is not None:
+                for item in self._processed(list(flush()), index + 1):
+                    due.extend(self._accept(item))
+        due.extend(self.held)
+        self.held = []
+        return tuple(due)
+
+    def retry_allowed(self, error: LLMStreamError, settings: Settings) -> bool:
+        return (
+            not self.delivered and not self.expired and self.attempt < settings.max_retries and is_retryable(error)
+        )
+
+    def fail(self, error: LLMStreamError) -> LLMStreamError:
+        """Attach everything received so far: no failure loses content."""
+        if error.provider is None:
+            error.provider = self.provider
+        error.partial = self.acc.completion(error=error)
+        return error
+
+    def finish_cancelled(self) -> Completion:
+        return self.acc.completion(finish_reason=FinishReason.CANCELLED)
+
+
+def callback_error(name: str, exc: BaseException, provider: str) -> CallbackError:
+    error = CallbackError(f"{name} callback raised {type(exc).__name__}: {exc}", provider=provider)
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,414 @@
+"""Anthropic Messages on the official ``anthropic`` SDK's native iterator (``messages.create(stream=True)``).
+
+The SDK yields ``RawMessageStreamEvent`` models. Unknown event, block or delta types are still
+built by the SDK (as the first member of the union, with ``type`` kept), so everything here
+dispatches on the ``type`` strings, never on ``isinstance``, and ignores what it does not know.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .._client import BaseClient, import_sdk
+from .._conversation import Conversation, Message
+from .._errors import (
+    InBandError,
+    LLMStreamError,
+    MalformedStreamError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from .._policy import Request, error_for_status
+from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from ._native import AsyncNative, http_timeout
+
+__all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]
+
+#: Anthropic requires ``max_tokens``; this is sent when the caller gives none.
+DEFAULT_MAX_TOKENS = 4096
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    # The answer was cut off by the context window: for the caller that is a truncation, like
+    # max_tokens (OpenAI reports the same situation as "length").
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "refusal": FinishReason.CONTENT_FILTER,
+    # pause_turn (a long server-tool turn to be continued) and anything new fall back to OTHER.
+}
+
+_TEXT = ChunkType.TEXT
+_REASONING = ChunkType.REASONING
+_NO_CHUNKS: tuple[StreamedChunk, ...] = ()
+
+
+class _ToolBlock:
+    """A client ``tool_use`` block being streamed."""
+
+    __slots__ = ("fragments", "id", "index", "initial", "name")
+
+    def __init__(self, index: int, call_id: str | None, name: str | None, initial: Any):
+        self.index = index
+        self.id = call_id
+        self.name = name
+        self.initial = initial  # the start block's ``input`` (normally {}; whole when no deltas follow)
+        self.fragments: list[str] = []
+
+    def arguments(self) -> str:
+        if self.fragments:
+            return "".join(self.fragments)
+        if isinstance(self.initial, Mapping) and self.initial:
+            return json.dumps(self.initial)
+        return "{}"  # a tool called with no arguments streams no input at all
+
+
+class AnthropicTranslator:
+    """RawMessageStreamEvent → StreamedChunks. Pure, one per stream.
+
+    State: the client ``tool_use`` blocks by content-block index (renumbered 0, 1, 2… as tool
+    calls), the prompt usage parts (``message_delta`` usage is cumulative and overrides only what it
+    carries), and a thinking block's signature that came with its start block.
+    """
+
+    __slots__ = ("_calls", "_pending_signature", "_prompt", "_tools")
+
+    def __init__(self) -> None:
+        self._tools: dict[int, _ToolBlock] = {}
+        self._calls = 0
+        self._prompt: tuple[int, int, int] = (0, 0, 0)  # input, cache read, cache creation
+        self._pending_signature: dict[int, str] = {}
+
+    def translate(self, event: Any) -> tuple[StreamedChunk, ...] | list[StreamedChunk]:
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            # The hot path: one text fragment, no copies. (Fields a frame lacks are None.)
+            delta_kind = delta.type if delta is not None else None
+            if delta_kind == "text_delta":
+                text = delta.text
+                return (StreamedChunk(_TEXT, text, raw=event),) if text else _NO_CHUNKS
+            return self._delta(event, delta, delta_kind)
+        if kind == "content_block_start":
+            return self._block_start(event)
+        if kind == "content_block_stop":
+            return self._block_stop(event)
+        if kind == "message_delta":
+            return self._message_delta(event)
+        if kind == "message_start":
+            return self._message_start(event)
+        if kind == "error":  # only seen when events come from elsewhere: the SDK raises these itself
+            return (StreamedChunk(ChunkType.ERROR, error=_in_band(getattr(event, "error", None)), raw=event),)
+        return _NO_CHUNKS  # ping, message_stop, and event types newer than this code
+
+    def end(self) -> list[StreamedChunk]:
+        """Blocks that never closed (a stream that ended early): finish tool calls, keep signatures."""
+        out = [StreamedChunk(_REASONING, "", signature=sig) for sig in self._pending_signature.values()]
+        out += [self._tool_end(block, None) for block in self._tools.values()]
+        self._pending_signature.clear()
+        self._tools.clear()
+        return out
+
+    # -- content blocks ---------------------------------------------------------------------------
+
+    def _block_start(self, event: Any) -> tuple[StreamedChunk, ...]:
+        block = event.content_block
+        block_kind = block.type if block is not None else None
+        index = event.index
+        if block_kind == "text":
+            text = block.text  # normally "", but a block may arrive with its text already
+            return (StreamedChunk(_TEXT, text, raw=event),) if text else _NO_CHUNKS
+        if block_kind == "thinking":
+            thinking, signature = getattr(block, "thinking", None), getattr(block, "signature", None)
+            if signature:  # sent at the block's stop, after any text deltas, so it closes the right block
+                self._pending_signature[index] = signature
+            return (StreamedChunk(_REASONING, thinking, raw=event),) if thinking else _NO_CHUNKS
+        if block_kind == "redacted_thinking":
+            data = getattr(block, "data", None) or ""
+            return (StreamedChunk(_REASONING, "", redacted_data=data, raw=event),)
+        if block_kind == "tool_use":
+            call = _ToolBlock(self._calls, block.id, block.name, getattr(block, "input", None))
+            self._calls += 1
+            self._tools[index] = call
+            delta = ToolCallDelta(call.index, call.id, call.name, "")
+            return (StreamedChunk(ChunkType.TOOL_CALL_START, tool_call=delta, raw=event),)
+        # server_tool_use, web_search_tool_result, mcp_* …: run by Anthropic, not calls for the client.
+        return _NO_CHUNKS
+
+    def _delta(self, event: Any, delta: Any, delta_kind: str | None) -> tuple[StreamedChunk, ...]:
+        if delta_kind == "input_json_delta":
+            call = self._tools.get(event.index)
+            fragment = delta.partial_json
+            if call is None or not fragment:  # a server tool's input, or an empty keep-alive fragment
+                return _NO_CHUNKS
+            call.fragments.append(fragment)
+            piece = ToolCallDelta(call.index, arguments=fragment)
+            return (StreamedChunk(ChunkType.TOOL_CALL_DELTA, tool_call=piece, raw=event),)
+        if delta_kind == "thinking_delta":
+            thinking = delta.thinking
+            return (StreamedChunk(_REASONING, thinking, raw=event),) if thinking else _NO_CHUNKS
+        if delta_kind == "signature_delta":
+            signature = delta.signature
+            if not signature:
+                return _NO_CHUNKS
+            self._pending_signature.pop(event.index, None)  # the delta supersedes a start-block one
+            return (StreamedChunk(_REASONING, "", signature=signature, raw=event),)
+        return _NO_CHUNKS  # citations_delta carries no text; unknown deltas are ignored
+
+    def _block_stop(self, event: Any) -> tuple[StreamedChunk, ...]:
+        index = event.index
+        call = self._tools.pop(index, None)
+        if call is not None:
+            return (self._tool_end(call, event),)
+        signature = self._pending_signature.pop(index, None)
+        if signature is not None:
+            return (StreamedChunk(_REASONING, "", signature=signature, raw=event),)
+        return _NO_CHUNKS
+
+    @staticmethod
+    def _tool_end(call: _ToolBlock, raw: Any) -> StreamedChunk:
+        delta = ToolCallDelta(call.index, call.id, call.name, call.arguments())
+        return StreamedChunk(ChunkType.TOOL_CALL_END, tool_call=delta, raw=raw)
+
+    # -- message-level events ---------------------------------------------------------------------
+
+    def _message_start(self, event: Any) -> list[StreamedChunk]:
+        message = event.message
+        if message is None:
+            return []
+        out = [StreamedChunk(ChunkType.START, id=message.id or None, model=message.model or None, raw=event)]
+        usage = message.usage
+        if usage is not None:
+            self._prompt = (
+                usage.input_tokens or 0,
+                usage.cache_read_input_tokens or 0,
+                usage.cache_creation_input_tokens or 0,
+            )
+            out.append(StreamedChunk(ChunkType.USAGE, usage=self._usage(usage), raw=event))
+        return out
+
+    def _message_delta(self, event: Any) -> list[StreamedChunk]:
+        out: list[StreamedChunk] = []
+        usage = event.usage
+        if usage is not None:
+            # Cumulative: output replaces; input parts replace only when this event carries them.
+            fresh, read, created = self._prompt
+            if usage.input_tokens is not None:
+                fresh = usage.input_tokens
+            if usage.cache_read_input_tokens is not None:
+                read = usage.cache_read_input_tokens
+            if usage.cache_creation_input_tokens is not None:
+                created = usage.cache_creation_input_tokens
+            self._prompt = (fresh, read, created)
+            out.append(StreamedChunk(ChunkType.USAGE, usage=self._usage(usage), raw=event))
+        delta = event.delta
+        reason = delta.stop_reason if delta is not None else None
+        if reason:
+            finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
+            out.append(
+                StreamedChunk(ChunkType.STOP, finish_reason=finish, raw_finish_reason=reason, raw=event)
+            )
+        return out
+
+    def _usage(self, usage: Any) -> Usage:
+        fresh, read, created = self._prompt
+        details = getattr(usage, "output_tokens_details", None)
+        thinking = getattr(details, "thinking_tokens", None) if details is not None else None
+        return Usage(
+            input_tokens=fresh + read + created,  # OpenAI semantics: every prompt token
+            output_tokens=usage.output_tokens or 0,
+            cached_input_tokens=read,
+            cache_write_tokens=created,
+            reasoning_tokens=thinking or 0,
+        )
+
+
+def _in_band(error: Any, body: Any = None, fallback: str = "error event in the stream") -> InBandError:
+    """An ``error`` event's ``{"type", "message"}`` (a dict or an SDK model) as an InBandError."""
+    if isinstance(error, Mapping):
+        code, message = error.get("type"), error.get("message")
+    else:
+        code, message = getattr(error, "type", None), getattr(error, "message", None)
+    code = str(code) if code else None
+    text = str(message) if message else fallback
+    return InBandError(f"{code}: {text}" if code else text, code=code, body=body)
+
+
+# -- the request --------------------------------------------------------------------------------
+
+
+def tools_payload(tools: tuple[Tool, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        entry: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
+        if tool.description:
+            entry["description"] = tool.description
+        out.append(entry)
+    return out
+
+
+def _content(message: Message) -> list[dict[str, Any]]:
+    """One message as Anthropic content blocks."""
+    if message.role == "tool":
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
+        result["content"] = message.content
+        if message.is_error:
+            result["is_error"] = True
+        return [result]
+    if message.role == "user":
+        return [{"type": "text", "text": message.content}]
+    blocks: list[dict[str, Any]] = []
+    # Thinking first: the API checks that an assistant turn with tool use starts with its thinking.
+    for reasoning in message.reasoning_blocks:
+        if reasoning.redacted_data is not None:
+            blocks.append({"type": "redacted_thinking", "data": reasoning.redacted_data})
+        elif reasoning.signature:  # unsigned thinking (another provider's) would be rejected
+            blocks.append({"type": "thinking", "thinking": reasoning.text, "signature": reasoning.signature})
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
+    return blocks
+
+
+def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
+    """Messages API turns. System messages go to ``system``; tool results are user turns; and
+    consecutive turns of one role are merged, since the API requires user/assistant alternation."""
+    out: list[dict[str, Any]] = []
+    for message in conversation.messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _content(message)
+        if not blocks:  # an empty assistant turn: the API rejects empty content
+            continue
+        if out and out[-1]["role"] == role:
+            previous = out[-1]
+            if isinstance(previous["content"], str):
+                previous["content"] = [{"type": "text", "text": previous["content"]}]
+            previous["content"].extend(blocks)
+        elif message.role == "user":
+            out.append({"role": role, "content": message.content})  # plain text stays a string
+        else:
+            out.append({"role": role, "content": blocks})
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _keywords(function: Any) -> frozenset[str] | None:
+    """The keyword names an SDK method takes; None when it takes ``**kwargs``."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+def _for_sdk(create: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Move what this SDK version's ``create()`` has no keyword for into ``extra_body``.
+
+    Recent SDKs dropped ``temperature``/``top_p``/``top_k`` from the signature (and raise
+    TypeError on them) while the API still takes them; new API fields may predate their keyword.
+    """
+    accepted = _keywords(getattr(create, "__func__", create))
+    if accepted is None or accepted.issuperset(params):
+        return params
+    known = {k: v for k, v in params.items() if k in accepted}
+    unknown = {k: v for k, v in params.items() if k not in accepted}
+    known["extra_body"] = {**unknown, **(params.get("extra_body") or {})}
+    return known
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def map_anthropic_error(exc: BaseException, provider: str) -> LLMStreamError | None:
+    """anthropic SDK exceptions → the llmstream error tree.
+
+    The SDK raises an ``event: error`` inside a 200 stream as ``APIStatusError`` built from the
+    200 response, so a status below 400 is what tells an in-band error from an HTTP one.
+    """
+    anthropic = import_sdk("anthropic", "anthropic", provider)
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body
+        inner = body.get("error") if isinstance(body, dict) else None
+        if exc.status_code < 400:
+            error = _in_band(inner, body, exc.message)  # a non-JSON event's data is the SDK's message
+            error.provider = provider
+            return error
+        message = inner.get("message") if isinstance(inner, dict) else None
+        message = message if isinstance(message, str) and message else exc.message
+        return error_for_status(
+            exc.status_code, message, provider=provider, body=body, headers=exc.response.headers
+        )
+    if isinstance(exc, anthropic.APITimeoutError):  # before APIConnectionError: it is a subclass
+        return StreamTimeoutError(f"timed out: {exc.__cause__ or exc}", provider=provider)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return StreamInterruptedError(f"connection error: {exc.__cause__ or exc}", provider=provider)
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return MalformedStreamError(f"unexpected data from the API: {exc.message}", provider=provider)
+    return None
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+class AnthropicClient(BaseClient):
+    """Anthropic Messages API. ``base_url`` is the host root (``http://host``; the SDK adds
+    ``/v1/messages``). Keys come from ``api_key`` or ``ANTHROPIC_API_KEY``.
+
+    Extended thinking is a pass-through extra:
+    ``client.stream(conv, thinking={"type": "enabled", "budget_tokens": 1024})``.
+    """
+
+    provider = "anthropic"
+    env_keys = ("ANTHROPIC_API_KEY",)
+
+    def _make_sdk(self, *, asynchronous: bool) -> Any:
+        anthropic = import_sdk("anthropic", "anthropic", self.provider)
+        cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+        return cls(
+            api_key=self._require_key(),
+            base_url=self.base_url,
+            max_retries=0,  # one retry policy for every provider: ours
+            timeout=http_timeout(self.settings),
+            **self._sdk_options,
+        )
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        conversation = request.conversation
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "messages": messages_payload(conversation),
+            "stream": True,
+            "timeout": http_timeout(request.settings),
+        }
+        system = conversation.system_prompt
+        if system:
+            params["system"] = system
+        if request.tools:
+            params["tools"] = tools_payload(request.tools)
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        params.update(request.extra)  # thinking=, top_k=, metadata=… pass through as given
+        return params
+
+    def _open(self, request: Request) -> Any:
+        create = self.sdk.messages.create
+        return create(**_for_sdk(create, self._params(request)))
+
+    async def _aopen(self, request: Request) -> AsyncNative:
+        create = self.async_sdk.messages.create
+        stream = await create(**_for_sdk(create, self._params(request)))
+        return AsyncNative(stream, stream.close, response=stream.response)
+
+    def _translator(self, request: Request) -> AnthropicTranslator:
+        return AnthropicTranslator()
+
+    def _map_error(self, exc: BaseException) -> LLMStreamError | None:
+        return map_anthropic_error(exc, self.provider)

@@ -1,0 +1,466 @@
+"""Gemini on the official ``google-genai`` SDK's native stream (``models.generate_content_stream``).
+
+The SDK yields whole ``GenerateContentResponse`` models, read here by attribute. google-genai keeps
+the HTTP response of a stream to itself and turns a timeout into a server deadline
+(``X-Server-Timeout``), so the client puts two httpx2 event hooks on the SDK's own HTTP clients: the
+request hook applies llmstream's timeouts (connect = ``timeout``, each read = the idle gap), the
+response hook hands the response to the stream that sent it (through a context variable), so that
+closing or cancelling a stream closes its connection at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import contextvars
+import importlib.util
+import json
+import math
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from .._client import BaseClient, import_sdk
+from .._conversation import Conversation, Message
+from .._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InBandError,
+    LLMStreamError,
+    MalformedStreamError,
+    RateLimitError,
+    ServerError,
+)
+from .._policy import Request, Settings, error_for_status
+from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from ._native import AsyncNative, http_timeout
+
+__all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
+
+_FILTERED = "SAFETY RECITATION BLOCKLIST PROHIBITED_CONTENT SPII IMAGE_SAFETY IMAGE_PROHIBITED_CONTENT"
+# The model's function-call turn failed: the caller has nothing usable to run.
+_FAILED = "MALFORMED_FUNCTION_CALL UNEXPECTED_TOOL_CALL TOO_MANY_TOOL_CALLS MISSING_THOUGHT_SIGNATURE"
+#: Gemini's finish reason → ours. LANGUAGE, OTHER, CONTINUATION (seen only with the SDK's automatic
+#: continuation off) and anything new are OTHER.
+FINISH_REASONS: dict[str, FinishReason] = {
+    "STOP": FinishReason.STOP,
+    "MAX_TOKENS": FinishReason.LENGTH,
+    **dict.fromkeys([*_FILTERED.split(), "IMAGE_RECITATION", "MODEL_ARMOR"], FinishReason.CONTENT_FILTER),
+    **dict.fromkeys([*_FAILED.split(), "MALFORMED_RESPONSE"], FinishReason.ERROR),
+}
+
+_START, _TEXT, _REASONING, _STOP = ChunkType.START, ChunkType.TEXT, ChunkType.REASONING, ChunkType.STOP
+_CALL_START, _CALL_DELTA, _CALL_END = (
+    ChunkType.TOOL_CALL_START,
+    ChunkType.TOOL_CALL_DELTA,
+    ChunkType.TOOL_CALL_END,
+)
+#: ``call_<n>_<name>``: the id the translator gives a function call that Gemini sent without one.
+_SYNTHETIC_ID = re.compile(r"call_\d+_(.*)", re.DOTALL)
+
+
+class GeminiTranslator:
+    """GenerateContentResponse (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
+
+    Only the first candidate is followed, as the SDK's own ``response.text`` does. Parts other than
+    text, thoughts and function calls (``executable_code``, ``code_execution_result``, inline data,
+    server-side ``tool_call``) are skipped, also like ``response.text``: they are neither answer
+    text nor calls for the client to run.
+    """
+
+    __slots__ = ("_calls", "_started")
+
+    def __init__(self) -> None:
+        self._started = False
+        self._calls = 0
+
+    def translate(self, event: Any) -> list[StreamedChunk]:
+        out: list[StreamedChunk] = []
+        if not self._started:
+            self._started = True
+            out.append(StreamedChunk(_START, id=event.response_id, model=event.model_version, raw=event))
+        candidates = event.candidates
+        candidate = candidates[0] if candidates else None
+        content = candidate.content if candidate is not None else None
+        if content is not None and content.parts:
+            for part in content.parts:
+                text = part.text
+                # The hot path: a plain answer-text part.
+                if text and not part.thought and part.thought_signature is None and not part.function_call:
+                    out.append(StreamedChunk(_TEXT, text, raw=event))
+                else:
+                    self._part(part, event, out)
+        usage = event.usage_metadata
+        if usage is not None:
+            out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
+        if candidate is not None and candidate.finish_reason is not None:
+            out.append(self._stop(_name(candidate.finish_reason), event))
+        elif candidate is None and event.prompt_feedback is not None:
+            blocked = event.prompt_feedback.block_reason
+            if blocked:  # the prompt itself was blocked: no candidate at all, only the reason
+                filtered, word = FinishReason.CONTENT_FILTER, _name(blocked)
+                out.append(StreamedChunk(_STOP, finish_reason=filtered, raw_finish_reason=word, raw=event))
+        return out
+
+    def end(self) -> tuple[StreamedChunk, ...]:
+        return ()  # calls arrive whole and usage is cumulative: nothing is owed at the end
+
+    def _part(self, part: Any, raw: Any, out: list[StreamedChunk]) -> None:
+        signature = base64.b64encode(part.thought_signature).decode() if part.thought_signature else None
+        call = part.function_call
+        if call is not None:
+            n, self._calls = self._calls, self._calls + 1
+            name = call.name or ""
+            call_id = call.id or f"call_{n}_{name}"  # deterministic, so replays compare equal
+            arguments = json.dumps(call.args or {}, separators=(",", ":"), ensure_ascii=False)
+            start, whole = ToolCallDelta(n, call_id, name, ""), ToolCallDelta(n, call_id, name, arguments)
+            out.append(StreamedChunk(_CALL_START, tool_call=start, signature=signature, raw=raw))
+            out.append(StreamedChunk(_CALL_DELTA, tool_call=ToolCallDelta(n, arguments=arguments), raw=raw))
+            out.append(StreamedChunk(ChunkType.TOOL_CALL_END, tool_call=whole, signature=signature, raw=raw))
+            return
+        if part.text:
+            out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
+        if signature is not None:
+            # Kept as a reasoning block so that ``conversation.append(completion)`` sends it back.
+            out.append(StreamedChunk(_REASONING, "", signature=signature, raw=raw))
+
+    def _stop(self, word: str, raw: Any) -> StreamedChunk:
+        finish = FINISH_REASONS.get(word, FinishReason.OTHER)
+        if finish is FinishReason.STOP and self._calls:
+            finish = FinishReason.TOOL_CALLS  # Gemini says STOP after function calls too
+        return StreamedChunk(_STOP, finish_reason=finish, raw_finish_reason=word, raw=raw)
+
+
+def _name(value: Any) -> str:
+    """An SDK enum's name (unknown values become pseudo-members that keep theirs), or the string."""
+    return str(getattr(value, "name", value))
+
+
+def _usage(usage: Any) -> Usage:
+    thoughts = usage.thoughts_token_count or 0
+    return Usage(
+        # Tool-use prompt tokens (e.g. search results fed back) are prompt tokens billed as input.
+        input_tokens=(usage.prompt_token_count or 0) + (usage.tool_use_prompt_token_count or 0),
+        output_tokens=(usage.candidates_token_count or 0) + thoughts,
+        cached_input_tokens=usage.cached_content_token_count or 0,
+        reasoning_tokens=thoughts,
+    )
+
+
+# -- request conversion ----------------------------------------------------------------------------
+
+
+def _signature_bytes(signature: str | None) -> bytes | None:
+    try:
+        return base64.b64decode(signature, validate=True) if signature else None
+    except (binascii.Error, ValueError):
+        return None  # not a Gemini signature: sending it would only be rejected
+
+
+def _real_id(call_id: str | None, name: str | None) -> str | None:
+    """The call id to send back: Gemini's own, never one the translator synthesized."""
+    match = _SYNTHETIC_ID.fullmatch(call_id or "")
+    return None if not call_id or (match and match.group(1) == (name or "")) else call_id
+
+
+def _model_parts(message: Message, types: Any) -> list[Any]:
+    parts: list[Any] = []
+    signatures = [block.signature for block in message.reasoning_blocks if block.signature]
+    # Gemini signs a text turn on a text part (an empty one when there is no text): it goes back
+    # there. Thought summaries themselves are not sent back.
+    if message.content or signatures:
+        signature = _signature_bytes(signatures[-1]) if signatures else None
+        parts.append(types.Part(text=message.content, thought_signature=signature))
+    for call in message.tool_calls:
+        function_call = types.FunctionCall(name=call.name, args=call.args, id=_real_id(call.id, call.name))
+        signature = _signature_bytes(call.signature)
+        parts.append(types.Part(function_call=function_call, thought_signature=signature))
+    return parts
+
+
+def _tool_result_part(message: Message, types: Any) -> Any:
+    match = _SYNTHETIC_ID.fullmatch(message.tool_call_id or "")
+    name = message.name or (match.group(1) if match else None)
+    if not name:
+        raise ConfigurationError(
+            f"Gemini needs the tool name for the result of call {message.tool_call_id!r}: answer a call "
+            "made in this conversation, or set Message.name",
+            provider="gemini",
+        )
+    try:
+        value: Any = json.loads(message.content)
+    except ValueError:
+        value = message.content
+    # Gemini reads an "error" key as the function's failure, anything else as its output.
+    response = {"error": value} if message.is_error else {"result": value}
+    call_id = _real_id(message.tool_call_id, name)
+    return types.Part(function_response=types.FunctionResponse(name=name, response=response, id=call_id))
+
+
+def contents_payload(conversation: Conversation, types: Any) -> list[Any]:
+    """The conversation as ``types.Content`` turns (system messages go to ``system_instruction``)."""
+    contents: list[Any] = []
+    in_results = False  # consecutive tool results answer one model turn: one user turn
+    for message in conversation.messages:
+        if message.role == "tool":
+            part = _tool_result_part(message, types)
+            if in_results:
+                contents[-1].parts.append(part)
+            else:
+                contents.append(types.Content(role="user", parts=[part]))
+            in_results = True
+            continue
+        in_results = False
+        if message.role == "user":
+            contents.append(types.Content(role="user", parts=[types.Part(text=message.content)]))
+        elif message.role == "assistant":
+            parts = _model_parts(message, types)
+            if parts:  # Gemini rejects an empty turn, and it says nothing
+                contents.append(types.Content(role="model", parts=parts))
+    return contents
+
+
+def _tools(tools: tuple[Tool, ...], types: Any) -> list[Any]:
+    # parameters_json_schema takes a JSON schema as it is (``parameters`` wants Gemini's Schema subset).
+    declare = types.FunctionDeclaration
+    declarations = [
+        declare(name=t.name, description=t.description or None, parameters_json_schema=dict(t.parameters))
+        for t in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+_RETRY_DELAY = re.compile(r"(\d+(?:\.\d+)?)s")
+
+
+def _retry_delay(error: dict[str, Any]) -> float | None:
+    """Gemini's ``google.rpc.RetryInfo`` (``"retryDelay": "26s"``), used when no header says."""
+    for item in error.get("details") or ():
+        match = _RETRY_DELAY.fullmatch(str(item.get("retryDelay", ""))) if isinstance(item, dict) else None
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def map_gemini_error(exc: BaseException, provider: str) -> LLMStreamError | None:
+    """google-genai exceptions → the llmstream error tree; httpx2 failures fall through to the shells."""
+    errors = import_sdk("google.genai.errors", "gemini", provider)
+    if isinstance(exc, errors.UnknownApiResponseError):
+        return MalformedStreamError(f"undecodable Gemini stream: {exc}", provider=provider)
+    if not isinstance(exc, errors.APIError):
+        return None
+    body = exc.details
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    message = str(error.get("message") or exc.message or exc)
+    if getattr(exc.response, "status_code", None) == 200:  # an {"error": …} event inside a 200 stream
+        return InBandError(message, code=str(error.get("status") or exc.code), body=body, provider=provider)
+    if "API_KEY_INVALID" in json.dumps(body, default=str) or "API key not valid" in message:
+        # Gemini reports a bad key as 400 INVALID_ARGUMENT: for the caller it is an auth failure.
+        return AuthenticationError(message, provider=provider, status_code=exc.code, body=body)
+    headers = getattr(exc.response, "headers", None)
+    mapped = error_for_status(exc.code, message, provider=provider, body=body, headers=headers)
+    if isinstance(mapped, (RateLimitError, ServerError)) and mapped.retry_after is None:
+        mapped.retry_after = _retry_delay(error)
+    return mapped
+
+
+# -- the native streams ----------------------------------------------------------------------------
+
+#: The stream whose request is being sent: the event hooks read its settings and give it the response.
+_SINK: contextvars.ContextVar[Any] = contextvars.ContextVar("llmstream_gemini_stream", default=None)
+
+
+def _event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """httpx2 event hooks (sync, async) for the SDK's HTTP clients."""
+
+    def on_request(request: Any) -> None:
+        sink = _SINK.get()
+        settings = default if sink is None else sink.settings
+        # The SDK passes a timeout (none at all unless HttpOptions.timeout) with every request: ours wins.
+        request.extensions["timeout"] = http_timeout(settings).as_dict()
+        if settings.total_timeout is not None:  # a server deadline: the total budget, never the idle gap
+            request.headers["X-Server-Timeout"] = str(math.ceil(settings.total_timeout))
+
+    def on_response(response: Any) -> None:
+        sink = _SINK.get()
+        if sink is not None:
+            sink.response = response
+
+    async def on_arequest(request: Any) -> None:
+        on_request(request)
+
+    async def on_aresponse(response: Any) -> None:
+        on_response(response)
+
+    sync: dict[str, list[Any]] = {"request": [on_request], "response": [on_response]}
+    return sync, {"request": [on_arequest], "response": [on_aresponse]}
+
+
+class _GeminiStream:
+    """The SDK's sync generator; ``close()`` also closes the HTTP response it opened."""
+
+    __slots__ = ("_events", "_native", "response", "settings")
+
+    def __init__(self, native: Iterator[Any], settings: Settings) -> None:
+        self._native = native
+        self.settings = settings
+        self.response: Any = None
+        self._events = self._iterate()
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._events
+
+    def _iterate(self) -> Iterator[Any]:
+        native = self._native
+        while True:
+            token = _SINK.set(self)  # every request of this stream (continuation hops too) is sent in next()
+            try:
+                event = next(native)
+            except StopIteration:
+                return
+            finally:
+                _SINK.reset(token)
+            yield event
+
+    def close(self) -> None:
+        for closer in (self._events.close, self._native.close):  # type: ignore[attr-defined]
+            with contextlib.suppress(ValueError):  # "generator already executing": cancel() from a thread
+                closer()
+        if self.response is not None:
+            self.response.close()  # also unblocks a read in progress in another thread
+
+
+class _AsyncGeminiStream(AsyncNative):
+    """The SDK's async generator. Closing it leaves the SDK's inner generators, which hold the HTTP
+    response, to the event loop's finalizer (later): ``aclose()`` closes the captured response now."""
+
+    __slots__ = ("_closing", "_loop", "_native", "settings")
+
+    def __init__(self, native: AsyncIterator[Any], settings: Settings) -> None:
+        super().__init__(self._iterate(), self._close)
+        self._native = native
+        self.settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._closing: set[Any] = set()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        native = self._native
+        while True:
+            token = _SINK.set(self)
+            try:
+                event = await native.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                _SINK.reset(token)
+            yield event
+
+    async def _close(self) -> None:
+        for closer in (self._events.aclose, self._native.aclose):  # type: ignore[attr-defined]
+            with contextlib.suppress(RuntimeError):  # running in another task: closing the response ends it
+                await closer()
+        if self.response is not None:
+            await self.response.aclose()
+
+    def cancel(self) -> None:
+        """Thread-safe: close the response on its own loop; a read waiting on it fails at once.
+
+        (httpx2's async response has no synchronous close for ``AsyncNative.cancel`` to call.)"""
+        response, loop = self.response, self._loop
+        if response is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: self._closing.add(loop.create_task(response.aclose())))
+
+
+class GeminiClient(BaseClient):
+    """Gemini API. ``base_url`` is the host root; ``api_version=`` and other options go to the SDK.
+
+    Keys come from ``api_key``, ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``.
+    """
+
+    provider = "gemini"
+    env_keys = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self._genai: Any = None
+
+    def _make_sdk(self, *, asynchronous: bool) -> Any:
+        # One genai.Client serves both: the client itself is sync, its ``.aio`` async.
+        if self._genai is None:
+            self._genai = self._new_genai()
+        return self._genai.aio if asynchronous else self._genai
+
+    def _new_genai(self) -> Any:
+        genai = import_sdk("google.genai", "gemini", self.provider)
+        options = dict(self._sdk_options)
+        http = options.pop("http_options", None) or {}
+        http = dict(http) if isinstance(http, dict) else http.model_dump(exclude_none=True)
+        if self.base_url is not None:
+            http["base_url"] = self.base_url
+        if "api_version" in options:
+            http["api_version"] = options.pop("api_version")
+        # One attempt: no SDK retries (nor its implicit aiohttp reconnect); our policy covers all providers.
+        http["retry_options"] = genai.types.HttpRetryOptions(attempts=1)
+        sync_hooks, async_hooks = _event_hooks(self.settings)
+        http["client_args"] = {**(http.get("client_args") or {}), "event_hooks": sync_hooks}
+        async_args = {**(http.get("async_client_args") or {}), "event_hooks": async_hooks}
+        if "transport" not in async_args and importlib.util.find_spec("aiohttp") is not None:
+            # With aiohttp installed the SDK would stream async over it, past the hooks and the httpx2
+            # error mapping: an explicit httpx2 transport keeps one HTTP stack for sync and async.
+            import httpx2
+
+            async_args["transport"] = httpx2.AsyncHTTPTransport()
+        http["async_client_args"] = async_args
+        http_options = genai.types.HttpOptions(**http)
+        return genai.Client(api_key=self._require_key(), http_options=http_options, **options)
+
+    def close(self) -> None:
+        self._genai = None  # its sync side is closed now: the next use builds a fresh genai.Client
+        super().close()
+
+    async def aclose(self) -> None:
+        self._genai = None
+        await super().aclose()
+
+    def _params(self, request: Request, types: Any) -> dict[str, Any]:
+        # Tools here are declarations, never Python callables: the SDK's AFC loop has nothing to do.
+        no_afc = types.AutomaticFunctionCallingConfig(disable=True)
+        config: dict[str, Any] = {"automatic_function_calling": no_afc}
+        system = request.conversation.system_prompt
+        if system is not None:
+            config["system_instruction"] = system
+        if request.tools:
+            config["tools"] = _tools(request.tools, types)
+        if request.max_tokens is not None:
+            config["max_output_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        config.update(request.extra)  # e.g. thinking_config, safety_settings, tool_config
+        try:
+            generate_config = types.GenerateContentConfig(**config)
+        except ValueError as exc:  # pydantic's ValidationError: an unknown or mistyped extra
+            raise ConfigurationError(f"invalid Gemini request option: {exc}", provider=self.provider) from exc
+        contents = contents_payload(request.conversation, types)
+        return {"model": request.model, "contents": contents, "config": generate_config}
+
+    def _open(self, request: Request) -> _GeminiStream:
+        types = import_sdk("google.genai.types", "gemini", self.provider)
+        # A generator: the request goes out on the first iteration, where HTTP errors raise.
+        native = self.sdk.models.generate_content_stream(**self._params(request, types))
+        return _GeminiStream(native, request.settings)
+
+    async def _aopen(self, request: Request) -> _AsyncGeminiStream:
+        types = import_sdk("google.genai.types", "gemini", self.provider)
+        native = await self.async_sdk.models.generate_content_stream(**self._params(request, types))
+        return _AsyncGeminiStream(native, request.settings)
+
+    def _translator(self, request: Request) -> GeminiTranslator:
+        return GeminiTranslator()
+
+    def _map_error(self, exc: BaseException) -> LLMStreamError | None:
+        return map_gemini_error(exc, self.provider)

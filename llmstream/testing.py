@@ -1,0 +1,304 @@
+"""Test helpers for applications built on llmstream: record streams once, replay them offline forever.
+
+Cassettes (vcrpy / pytest-recording)::
+
+    # conftest.py
+    from llmstream.testing import vcr_config_fixture  # noqa: F401  (registers the "vcr_config" fixture)
+
+    @pytest.mark.vcr
+    def test_answer() -> None:
+        completion = llmstream.client("openai:gpt-4o-mini").stream_complete("Hi")
+
+Run once with ``pytest --record-mode=once`` and real keys; afterwards the tests replay offline
+(``record_mode="none"``). Keys never reach a cassette: the ``authorization``, ``x-api-key``,
+``x-goog-api-key``, ``api-key`` and cookie headers and the ``key`` query parameter are dropped, and
+:func:`find_secrets` / :func:`assert_no_secrets` catch anything key-shaped that slipped into a body.
+
+:func:`replay` / :func:`areplay` turn a cassette back into ``StreamedChunk`` objects through the
+real SDK path of the provider that recorded it, with no network and no server: the recorded bytes
+are served to the vendor SDK by an ``httpx2.MockTransport``. :class:`MockClient` scripts streams
+without any cassette.
+
+Only this module's callers pay for its imports: ``import llmstream`` never loads it, and pytest,
+vcrpy and PyYAML are imported only by the functions that need them (the CLI demo replays with no
+test framework installed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._client import BaseClient, client
+from ._errors import ConfigurationError
+from ._types import ChunkType, StreamedChunk
+from .providers.mock import MockClient
+
+__all__ = [
+    "SCRUBBED_HEADERS",
+    "SCRUBBED_QUERY_PARAMETERS",
+    "MockClient",
+    "areplay",
+    "assert_no_secrets",
+    "find_secrets",
+    "replay",
+    "vcr_config",
+    "vcr_config_fixture",
+]
+
+#: Request headers that carry credentials (OpenAI/OpenRouter, Anthropic, Gemini, Azure) or session cookies.
+SCRUBBED_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie")
+#: Query parameters that carry credentials (Gemini accepts ``?key=``).
+SCRUBBED_QUERY_PARAMETERS = ("key",)
+
+# Key shapes of the vendors llmstream talks to. ``\b`` keeps words such as "risk-…" or base64 blobs
+# (signatures) from matching in the middle.
+_SECRET = re.compile(
+    r"\bsk-(?:ant-|or-v1-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"  # OpenAI, Anthropic, OpenRouter
+    r"|\bAIza[0-9A-Za-z_\-]{35}"  # Google API keys
+    r"|\bBearer\s+[A-Za-z0-9._~+/=\-]{8,}"  # any bearer token
+)
+
+
+def vcr_config(*, record_mode: str = "none", **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments for ``vcr.use_cassette`` (or pytest-recording's ``vcr_config`` fixture).
+
+    ``decode_compressed_response`` stores readable bodies (gzip would hide keys from review and from
+    :func:`find_secrets`); ``allow_playback_repeats=False`` makes a test that sends a request twice
+    fail instead of silently reusing one recording. ``"rewrite"`` is a pytest-recording mode only.
+    """
+    config: dict[str, Any] = {
+        "filter_headers": list(SCRUBBED_HEADERS),
+        "filter_query_parameters": list(SCRUBBED_QUERY_PARAMETERS),
+        "before_record_response": _scrub_response,
+        "decode_compressed_response": True,
+        "allow_playback_repeats": False,
+        "record_mode": record_mode,
+    }
+    config.update(overrides)
+    return config
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy hook: drop ``Set-Cookie`` (session cookies are credentials too)."""
+    headers = response.get("headers") or {}
+    for name in [name for name in headers if name.lower() == "set-cookie"]:
+        del headers[name]
+    return response
+
+
+def find_secrets(text: str) -> list[str]:
+    """Everything key-shaped in ``text`` (shown cut short, so that a report does not leak it again)."""
+    return [match.group(0)[:12] + "…" for match in _SECRET.finditer(text)]
+
+
+def assert_no_secrets(*paths: str | PathLike[str]) -> None:
+    """Fail if a cassette (or a folder of them, searched recursively) holds anything key-shaped."""
+    found: list[str] = []
+    for path in map(Path, paths):
+        for file in sorted(path.rglob("*.yaml")) if path.is_dir() else [path]:
+            found += [f"{file}: {secret}" for secret in find_secrets(file.read_text(encoding="utf-8"))]
+    if found:
+        raise AssertionError("key-shaped strings in cassettes:\n" + "\n".join(found))
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access so that importing this module (the CLI demo does) needs no pytest.
+    if name == "vcr_config_fixture":
+        import pytest
+
+        @pytest.fixture(name="vcr_config")
+        def fixture(request: Any) -> dict[str, Any]:
+            """pytest-recording's ``vcr_config`` with llmstream's scrubbing; ``--record-mode`` wins."""
+            return vcr_config(record_mode=request.config.getoption("--record-mode", default=None) or "none")
+
+        globals()[name] = fixture
+        return fixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))  # lets pytest find the lazy fixture as a plugin
+
+
+# -- replay ------------------------------------------------------------------------------------------
+
+# Provider by recorded host; other hosts are identified by the endpoint path below.
+_HOSTS = {
+    "api.openai.com": "openai",
+    "api.anthropic.com": "anthropic",
+    "generativelanguage.googleapis.com": "gemini",
+    "openrouter.ai": "openrouter",
+}
+# Hop-by-hop and encoding headers describe the recorded transfer, not the body that is served again.
+_DROPPED = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
+_PACED = (ChunkType.TEXT, ChunkType.REASONING)
+
+
+class _Recording:
+    """One recorded interaction, reduced to what replaying it needs."""
+
+    def __init__(self, request: Mapping[str, Any], response: Mapping[str, Any], source: str) -> None:
+        self.uri = str(request.get("uri") or "")
+        self.request_body = _json_or_none(request.get("body"))
+        self.status = int(response["status"]["code"])
+        raw_headers: Mapping[str, Any] = response.get("headers") or {}
+        headers = {str(k).lower(): ", ".join(v) if isinstance(v, list) else str(v) for k, v in raw_headers.items()}
+        self.body = _decoded(response.get("body", {}).get("string") or b"", headers.get("content-encoding", ""))
+        self.headers = {name: value for name, value in headers.items() if name not in _DROPPED}
+        self.source = source
+        self.provider, self.base_url = self._endpoint()
+
+    def _endpoint(self) -> tuple[str, str]:
+        url = urlsplit(self.uri)
+        root, path = f"{url.scheme}://{url.netloc}", url.path
+        if path.rstrip("/").endswith("/responses"):
+            raise ConfigurationError(
+                f"{self.source} records the OpenAI Responses API ({path}), which llmstream does not speak "
+                "yet: only chat-completions streams can be replayed for OpenAI"
+            )
+        provider = _HOSTS.get(url.hostname or "")
+        if provider is None:  # OpenAI-compatible servers, Vertex AI, proxies: known by their endpoint
+            if path.endswith("/chat/completions"):
+                provider = "openai"
+            elif path.endswith("/messages"):
+                provider = "anthropic"
+            elif ":streamGenerateContent" in path:
+                provider = "gemini"
+            else:
+                raise ConfigurationError(f"{self.source}: cannot tell which provider recorded {self.uri}")
+        if provider in ("openai", "openrouter"):  # their SDK convention: everything before the endpoint
+            return provider, root + path[: path.rfind("/chat/completions")]
+        return provider, root
+
+    @property
+    def model(self) -> str:
+        match = re.search(r"models/([^/:]+):", urlsplit(self.uri).path)  # Gemini: the model is in the path
+        if match:
+            return match.group(1)
+        model = self.request_body.get("model") if isinstance(self.request_body, dict) else None
+        return str(model or "replay")
+
+    def client(self, *, asynchronous: bool) -> BaseClient:
+        """The provider's real llmstream client, its HTTP layer swapped for the recording."""
+        import httpx2
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            return httpx2.Response(self.status, headers=self.headers, content=self.body)
+
+        transport = httpx2.MockTransport(handler)
+        options: dict[str, Any]
+        if self.provider == "gemini":
+            version = urlsplit(self.uri).path.strip("/").split("/")[0]
+            options = {"http_options": {"client_args": {"transport": transport},
+                                        "async_client_args": {"transport": transport}}}
+            if re.fullmatch(r"v\d+\w*", version):
+                options["api_version"] = version
+        elif self.provider == "openrouter":
+            options = {"transport": transport}
+        else:
+            http_client = httpx2.AsyncClient if asynchronous else httpx2.Client
+            options = {"http_client": http_client(transport=transport)}
+        return client(f"{self.provider}:{self.model}", api_key="replay", base_url=self.base_url, max_retries=0,
+                      **options)
+
+
+def _json_or_none(body: Any) -> Any:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def _decoded(body: str | bytes, encoding: str) -> bytes:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    if "gzip" in encoding:
+        return gzip.decompress(data)
+    if "deflate" in encoding:
+        return zlib.decompress(data)
+    return data
+
+
+def _is_stream(request: Mapping[str, Any]) -> bool:
+    uri = str(request.get("uri") or "")
+    body = _json_or_none(request.get("body"))
+    return "alt=sse" in uri or ":streamGenerateContent" in uri or (isinstance(body, dict) and body.get("stream") is True)
+
+
+def _load(path: str | PathLike[str], interaction: int | None) -> _Recording:
+    try:
+        import yaml
+    except ImportError as exc:  # PyYAML is a test-time dependency, not a runtime one
+        raise ConfigurationError("replaying cassettes needs PyYAML: pip install pyyaml") from exc
+    source = str(path)
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    interactions = (data or {}).get("interactions") if isinstance(data, dict) else None
+    if not interactions:
+        raise ConfigurationError(f"{source} is not a vcrpy cassette with interactions")
+    if interaction is None:  # the first streamed request: a cassette may also hold plain calls
+        interaction = next((i for i, item in enumerate(interactions) if _is_stream(item["request"])), 0)
+    item = interactions[interaction]
+    return _Recording(item["request"], item["response"], source)
+
+
+def replay(
+    cassette_path: str | PathLike[str], *, pace: float = 0.0, interaction: int | None = None
+) -> Iterator[StreamedChunk]:
+    """The chunks of a recorded stream, through the real SDK code path of the provider that recorded it.
+
+    Nothing touches the network: the recorded response is handed to the vendor SDK by an in-memory
+    transport. ``pace`` sleeps that many seconds between text/reasoning chunks (a natural reading
+    pace for demos). ``interaction`` picks one interaction of the cassette (default: the first
+    streamed one). A recorded HTTP error raises the llmstream error it maps to.
+    """
+    recording = _load(cassette_path, interaction)  # fails here, not on the first next(), when unusable
+    return _chunks(recording, pace)
+
+
+def _chunks(recording: _Recording, pace: float) -> Iterator[StreamedChunk]:
+    llm = recording.client(asynchronous=False)
+    paced = False
+    try:
+        with llm.stream("replay") as stream:
+            for chunk in stream:
+                if pace and chunk.type in _PACED:
+                    if paced:
+                        time.sleep(pace)
+                    paced = True
+                yield chunk
+    finally:
+        llm.close()
+
+
+def areplay(
+    cassette_path: str | PathLike[str], *, pace: float = 0.0, interaction: int | None = None
+) -> AsyncIterator[StreamedChunk]:
+    """The async twin of :func:`replay` (``async for chunk in areplay(path)``)."""
+    recording = _load(cassette_path, interaction)
+    return _achunks(recording, pace)
+
+
+async def _achunks(recording: _Recording, pace: float) -> AsyncIterator[StreamedChunk]:
+    llm = recording.client(asynchronous=True)
+    paced = False
+    try:
+        async with llm.astream("replay") as stream:
+            async for chunk in stream:
+                if pace and chunk.type in _PACED:
+                    if paced:
+                        await asyncio.sleep(pace)
+                    paced = True
+                yield chunk
+    finally:
+        await llm.aclose()
