@@ -21,7 +21,7 @@ Rules worth explaining (https://html.spec.whatwg.org/multipage/server-sent-event
   with a colon is a comment (providers send ``: keep-alive`` or ``: OPENROUTER PROCESSING``).
 * Each ``data`` line adds its value and an LF to the data buffer; one trailing LF is removed at dispatch,
   so ``data`` alone yields ``""`` and two lines yield ``"\\n"``. A blank line with an empty data buffer
-  (no ``data`` line at all) dispatches nothing, it only resets the event type.
+  (no ``data`` line at all) dispatches nothing, it only resets the event type (and retry).
 * ``id`` values containing NUL are ignored (they could not be sent back in a header). The id persists
   across events: every event carries the id in effect when it was dispatched. ``last_event_id`` is the
   one committed by the last blank line, as the spec's "last event ID string", which a reconnect sends.

@@ -1,0 +1,310 @@
+"""Every provider × every fault × sync/async against the fault-injecting loopback server.
+
+Each case asserts the error type, that the partial completion holds exactly the text deltas the
+caller received, and that the connection was closed. Hangs are caught by pytest-timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+
+import llmstream
+from llmstream import (
+    AuthenticationError,
+    BadRequestError,
+    BaseClient,
+    FinishReason,
+    InBandError,
+    MalformedStreamError,
+    RateLimitError,
+    ServerError,
+    StreamInterruptedError,
+    StreamTimeoutError,
+)
+from tests.helpers import complete, failure
+from tests.loopback import (
+    LoopbackServer,
+    Scripted,
+    anthropic_stream,
+    anthropic_text_events,
+    error_response,
+    gemini_stream,
+    gemini_text_responses,
+    openai_stream,
+    openai_text_chunks,
+    sse_frame,
+)
+
+PIECES = ["Alpha ", "beta ", "gamma ", "delta."]
+
+
+@attrs.frozen
+class Wire:
+    """How one provider's stream looks on the wire, and how to build its client."""
+
+    name: str
+    vendor: str
+    frames: Callable[[list[str]], list[bytes]]
+    prefix: int  # frames before the first text frame
+    in_band_error: bytes
+    malformed: bytes
+    make: Callable[[str, dict[str, Any]], BaseClient]
+
+
+def _openai(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk-test", base_url=url + "/v1", **kw)
+
+
+def _openrouter(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.OpenRouterClient("openai/gpt-4o", api_key="sk-or-test", base_url=url + "/api/v1", **kw)
+
+
+def _anthropic(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.AnthropicClient("claude-loopback", api_key="sk-ant-test", base_url=url, **kw)
+
+
+def _gemini(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.GeminiClient("gemini-2.5-flash", api_key="AIza-test", base_url=url, **kw)
+
+
+_OPENROUTER_ERROR = {
+    "id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "openai/gpt-4o",
+    "error": {"code": 502, "message": "Provider disconnected"},
+    "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+}
+
+WIRES = [
+    Wire("openai", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
+         b'data: {"error": {"message": "overloaded", "code": "overloaded"}}\n\n', b"data: {oops\n\n", _openai),
+    Wire("openrouter", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
+         sse_frame(_OPENROUTER_ERROR), b"data: {oops\n\n", _openrouter),
+    Wire("anthropic", "anthropic", lambda p: anthropic_stream(anthropic_text_events(p)), 3,
+         sse_frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, event="error"),
+         b"event: content_block_delta\ndata: {oops\n\n", _anthropic),
+    Wire("gemini", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
+         b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
+         b"data: {oops\r\n\r\n", _gemini),
+]
+
+
+@pytest.fixture(params=WIRES, ids=[w.name for w in WIRES])
+def wire(request: pytest.FixtureRequest) -> Wire:
+    return request.param  # type: ignore[no-any-return]
+
+
+def client_for(wire: Wire, server: LoopbackServer, **kw: Any) -> BaseClient:
+    kw.setdefault("max_retries", 0)
+    kw.setdefault("retry_backoff", 0.0)
+    return wire.make(server.url, kw)
+
+
+def assert_partial(error: llmstream.LLMStreamError, seen: list[str], expected: str) -> None:
+    assert error.partial is not None
+    assert error.partial.text == "".join(seen) == expected
+    assert error.partial.finish_reason == FinishReason.ERROR
+
+
+def test_happy_path(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES)))
+    completion = complete(client_for(wire, loopback), "hi", mode)
+    assert completion.text == "".join(PIECES)
+    assert completion.finish_reason == FinishReason.STOP
+    assert completion.usage is not None and completion.usage.input_tokens == 10
+
+
+def test_drop_after_two_deltas(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES), drop_after=wire.prefix + 2))
+    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    assert isinstance(error, StreamInterruptedError)
+    assert_partial(error, seen, "Alpha beta ")
+
+
+def test_stall_hits_the_idle_timeout(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES), stall_after=wire.prefix + 2))
+    error, seen = failure(client_for(wire, loopback, idle_timeout=0.5), "hi", mode)
+    assert isinstance(error, StreamTimeoutError)
+    assert_partial(error, seen, "Alpha beta ")
+
+
+def test_total_timeout_while_stalled(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES), stall_after=wire.prefix + 1))
+    error, seen = failure(client_for(wire, loopback, idle_timeout=30, total_timeout=1.0), "hi", mode)
+    assert isinstance(error, StreamTimeoutError)
+    assert_partial(error, seen, "Alpha ")
+
+
+def test_slow_first_byte(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES), delay_first=3.0))
+    error, seen = failure(client_for(wire, loopback, idle_timeout=0.3), "hi", mode)
+    assert isinstance(error, StreamTimeoutError)
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [(401, AuthenticationError), (403, AuthenticationError), (404, BadRequestError), (429, RateLimitError),
+     (500, ServerError), (503, ServerError)],
+)
+def test_status_codes(wire: Wire, loopback: LoopbackServer, mode: str, status: int, error_type: type) -> None:
+    loopback.enqueue(error_response(wire.vendor, status, "nope", headers={"retry-after": "2"}))  # type: ignore[arg-type]
+    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    assert isinstance(error, error_type), repr(error)
+    assert error.status_code == status  # type: ignore[attr-defined]
+    assert seen == [] and error.partial is not None and error.partial.text == ""
+    if status == 429:
+        assert error.retry_after == 2.0  # type: ignore[attr-defined]
+
+
+def test_retry_after_then_success(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(
+        error_response(wire.vendor, 429, "slow down", headers={"retry-after": "0"}),  # type: ignore[arg-type]
+        error_response(wire.vendor, 503, "busy"),  # type: ignore[arg-type]
+        Scripted(chunks=wire.frames(PIECES)),
+    )
+    starts: list[Any] = []
+    completion = complete(client_for(wire, loopback, max_retries=2), "hi", mode, on_start=starts.append)
+    assert completion.text == "".join(PIECES)
+    assert len(loopback.requests) == 3
+    assert len(starts) == 1
+
+
+def test_malformed_frame(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    frames = wire.frames(PIECES)
+    cut = wire.prefix + 2
+    loopback.enqueue(Scripted(chunks=[*frames[:cut], wire.malformed, *frames[cut:]]))
+    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    assert isinstance(error, MalformedStreamError), repr(error)
+    assert wire.name in str(error)
+    assert_partial(error, seen, "Alpha beta ")
+
+
+def test_in_band_error(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    frames = wire.frames(PIECES)
+    cut = wire.prefix + 2
+    loopback.enqueue(Scripted(chunks=[*frames[:cut], wire.in_band_error, *frames[cut:]]))
+    error, seen = failure(client_for(wire, loopback, max_retries=2), "hi", mode)
+    assert isinstance(error, (InBandError, ServerError)), repr(error)
+    assert_partial(error, seen, "Alpha beta ")
+    assert len(loopback.requests) == 1  # never a retry after content was delivered
+
+
+def test_truncated_utf8(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    frames = wire.frames(["Caf", "é au lait", " done"])
+    target = frames[wire.prefix + 1]
+    cut = target.index("é".encode()) + 1  # inside the two-byte character
+    loopback.enqueue(Scripted(chunks=[*frames[: wire.prefix + 1], target[:cut]], drop_after=wire.prefix + 2))
+    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    assert isinstance(error, StreamInterruptedError)
+    assert_partial(error, seen, "Caf")
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to count file descriptors")
+def test_hundred_cancelled_streams_leave_no_socket_open(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    client = client_for(wire, loopback)
+    frames = wire.frames(PIECES)
+    for _ in range(100):
+        loopback.enqueue(Scripted(chunks=frames, stall_after=wire.prefix + 2))
+
+    def run_sync() -> None:
+        for _ in range(100):
+            with client.stream("hi") as stream:
+                for chunk in stream:
+                    if chunk.text:
+                        break
+            assert stream.completion.finish_reason == FinishReason.CANCELLED
+            assert stream.completion.text == "Alpha "
+
+    async def run_async() -> None:
+        for _ in range(100):
+            async with client.astream("hi") as stream:
+                async for chunk in stream:
+                    if chunk.text:
+                        break
+            assert stream.completion.finish_reason == FinishReason.CANCELLED
+        await client.aclose()
+
+    client.sdk  # noqa: B018 - import the SDK and build its pool before counting descriptors
+    gc.collect()
+    before = _open_fds()
+    if mode == "sync":
+        run_sync()
+    else:
+        asyncio.run(run_async())
+    client.close()
+    gc.collect()
+    assert loopback.wait_idle(timeout=10.0)
+    assert loopback.open_connections == 0
+    assert _open_fds() <= before
+
+
+def test_garbage_collected_stream_closes_its_connection(loopback: LoopbackServer) -> None:
+    client = _openai(loopback.url, {"max_retries": 0})
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES)), stall_after=3))
+    stream = client.stream("hi")
+    assert next(iter(stream)).text or True
+    del stream
+    gc.collect()
+    assert loopback.wait_idle(timeout=10.0)
+    assert loopback.open_connections == 0
+
+
+def test_cancel_from_another_thread(loopback: LoopbackServer, mode: str) -> None:
+    import threading
+
+    client = _openai(loopback.url, {"max_retries": 0})
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES)), stall_after=3))
+    completes: list[Any] = []
+
+    if mode == "sync":
+        with client.stream("hi", on_complete=completes.append) as stream:
+            for chunk in stream:
+                if chunk.text == "beta ":
+                    threading.Thread(target=stream.cancel).start()
+        completion = stream.completion
+    else:
+
+        async def run() -> Any:
+            async with client.astream("hi", on_complete=completes.append) as stream:
+                async for chunk in stream:
+                    if chunk.text == "beta ":
+                        threading.Thread(target=stream.cancel).start()
+            return stream.completion
+
+        completion = asyncio.run(run())
+    assert completion.finish_reason == FinishReason.CANCELLED
+    assert completion.text == "Alpha beta "
+    assert completes == []
+
+
+def test_task_cancellation_closes_the_connection(loopback: LoopbackServer) -> None:
+    client = _openai(loopback.url, {"max_retries": 0})
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES)), stall_after=3))
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async with client.astream("hi", on_chunk=lambda c: seen.append(c.text)) as stream:
+            async for _ in stream:
+                pass
+
+    async def run() -> None:
+        task = asyncio.create_task(consume())
+        while "beta " not in seen:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert loopback.wait_idle(timeout=10.0)
+    assert loopback.open_connections == 0
