@@ -10,7 +10,6 @@ closing or cancelling a stream closes its connection at once.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -52,11 +51,6 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 _START, _TEXT, _REASONING, _STOP = ChunkType.START, ChunkType.TEXT, ChunkType.REASONING, ChunkType.STOP
-_CALL_START, _CALL_DELTA, _CALL_END = (
-    ChunkType.TOOL_CALL_START,
-    ChunkType.TOOL_CALL_DELTA,
-    ChunkType.TOOL_CALL_END,
-)
 #: ``call_<n>_<name>``: the id the translator gives a function call that Gemini sent without one.
 _SYNTHETIC_ID = re.compile(r"call_\d+_(.*)", re.DOTALL)
 
@@ -115,10 +109,12 @@ class GeminiTranslator:
             name = call.name or ""
             call_id = call.id or f"call_{n}_{name}"  # deterministic, so replays compare equal
             arguments = json.dumps(call.args or {}, separators=(",", ":"), ensure_ascii=False)
-            start, whole = ToolCallDelta(n, call_id, name, ""), ToolCallDelta(n, call_id, name, arguments)
-            out.append(StreamedChunk(_CALL_START, tool_call=start, signature=signature, raw=raw))
-            out.append(StreamedChunk(_CALL_DELTA, tool_call=ToolCallDelta(n, arguments=arguments), raw=raw))
-            out.append(StreamedChunk(ChunkType.TOOL_CALL_END, tool_call=whole, signature=signature, raw=raw))
+            pieces = (
+                (ChunkType.TOOL_CALL_START, ToolCallDelta(n, call_id, name, ""), signature),
+                (ChunkType.TOOL_CALL_DELTA, ToolCallDelta(n, arguments=arguments), None),
+                (ChunkType.TOOL_CALL_END, ToolCallDelta(n, call_id, name, arguments), signature),
+            )
+            out.extend(StreamedChunk(kind, tool_call=d, signature=sig, raw=raw) for kind, d, sig in pieces)
             return
         if part.text:
             out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
@@ -302,7 +298,8 @@ def _event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, lis
 
 
 class _GeminiStream:
-    """The SDK's sync generator; ``close()`` also closes the HTTP response it opened."""
+    """The SDK's sync generator; ``close()`` also closes the HTTP response it opened, whose socket the
+    shells' ``hard_cancel`` can also shut down from another thread."""
 
     __slots__ = ("_events", "_native", "response", "settings")
 
@@ -329,7 +326,7 @@ class _GeminiStream:
 
     def close(self) -> None:
         for closer in (self._events.close, self._native.close):  # type: ignore[attr-defined]
-            with contextlib.suppress(ValueError):  # "generator already executing": cancel() from a thread
+            with contextlib.suppress(ValueError):  # "generator already executing": closed from another thread
                 closer()
         if self.response is not None:
             self.response.close()  # also unblocks a read in progress in another thread
@@ -337,16 +334,15 @@ class _GeminiStream:
 
 class _AsyncGeminiStream(AsyncNative):
     """The SDK's async generator. Closing it leaves the SDK's inner generators, which hold the HTTP
-    response, to the event loop's finalizer (later): ``aclose()`` closes the captured response now."""
+    response, to the event loop's finalizer (later): ``aclose()`` closes the captured response now.
+    ``response`` also lets the shells' ``hard_cancel`` shut its socket down from any thread."""
 
-    __slots__ = ("_closing", "_loop", "_native", "settings")
+    __slots__ = ("_native", "settings")
 
     def __init__(self, native: AsyncIterator[Any], settings: Settings) -> None:
         super().__init__(self._iterate(), self._close)
         self._native = native
         self.settings = settings
-        self._loop = asyncio.get_running_loop()
-        self._closing: set[Any] = set()
 
     async def _iterate(self) -> AsyncIterator[Any]:
         native = self._native
@@ -367,14 +363,6 @@ class _AsyncGeminiStream(AsyncNative):
         if self.response is not None:
             await self.response.aclose()
 
-    def cancel(self) -> None:
-        """Thread-safe: close the response on its own loop; a read waiting on it fails at once.
-
-        (httpx2's async response has no synchronous close for ``AsyncNative.cancel`` to call.)"""
-        response, loop = self.response, self._loop
-        if response is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: self._closing.add(loop.create_task(response.aclose())))
-
 
 class GeminiClient(BaseClient):
     """Gemini API. ``base_url`` is the host root; ``api_version=`` and other options go to the SDK.
@@ -388,10 +376,12 @@ class GeminiClient(BaseClient):
     def __init__(self, model: str, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self._genai: Any = None
+        self._loop_bound = False  # an explicit async transport: its pool serves one event loop only
 
     def _make_sdk(self, *, asynchronous: bool) -> Any:
-        # One genai.Client serves both: the client itself is sync, its ``.aio`` async.
-        if self._genai is None:
+        # One genai.Client serves both: the client itself is sync, its ``.aio`` async (with a pool
+        # per event loop, so the per-loop rebuild of ``async_sdk`` can reuse it).
+        if self._genai is None or (asynchronous and self._loop_bound):
             self._genai = self._new_genai()
         return self._genai.aio if asynchronous else self._genai
 
@@ -415,6 +405,7 @@ class GeminiClient(BaseClient):
             import httpx2
 
             async_args["transport"] = httpx2.AsyncHTTPTransport()
+            self._loop_bound = True
         http["async_client_args"] = async_args
         http_options = genai.types.HttpOptions(**http)
         return genai.Client(api_key=self._require_key(), http_options=http_options, **options)
