@@ -11,7 +11,6 @@ closing or cancelling a stream closes its connection at once.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import contextvars
 import importlib.util
@@ -22,7 +21,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._client import BaseClient, import_sdk
-from .._conversation import Conversation, Message
 from .._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -33,7 +31,8 @@ from .._errors import (
     ServerError,
 )
 from .._policy import Request, Settings, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage
+from ._gemini_wire import contents_payload, tools_payload
 from ._native import AsyncNative, http_timeout
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
@@ -52,7 +51,6 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 _START, _TEXT, _REASONING, _STOP = ChunkType.START, ChunkType.TEXT, ChunkType.REASONING, ChunkType.STOP
 #: ``call_<n>_<name>``: the id the translator gives a function call that Gemini sent without one.
-_SYNTHETIC_ID = re.compile(r"call_\d+_(.*)", re.DOTALL)
 
 
 class GeminiTranslator:
@@ -143,89 +141,6 @@ def _usage(usage: Any) -> Usage:
         cached_input_tokens=usage.cached_content_token_count or 0,
         reasoning_tokens=thoughts,
     )
-
-
-# -- request conversion ----------------------------------------------------------------------------
-
-
-def _signature_bytes(signature: str | None) -> bytes | None:
-    try:
-        return base64.b64decode(signature, validate=True) if signature else None
-    except (binascii.Error, ValueError):
-        return None  # not a Gemini signature: sending it would only be rejected
-
-
-def _real_id(call_id: str | None, name: str | None) -> str | None:
-    """The call id to send back: Gemini's own, never one the translator synthesized."""
-    match = _SYNTHETIC_ID.fullmatch(call_id or "")
-    return None if not call_id or (match and match.group(1) == (name or "")) else call_id
-
-
-def _model_parts(message: Message, types: Any) -> list[Any]:
-    parts: list[Any] = []
-    signatures = [block.signature for block in message.reasoning_blocks if block.signature]
-    # Gemini signs a text turn on a text part (an empty one when there is no text): it goes back
-    # there. Thought summaries themselves are not sent back.
-    if message.content or signatures:
-        signature = _signature_bytes(signatures[-1]) if signatures else None
-        parts.append(types.Part(text=message.content, thought_signature=signature))
-    for call in message.tool_calls:
-        function_call = types.FunctionCall(name=call.name, args=call.args, id=_real_id(call.id, call.name))
-        signature = _signature_bytes(call.signature)
-        parts.append(types.Part(function_call=function_call, thought_signature=signature))
-    return parts
-
-
-def _tool_result_part(message: Message, types: Any) -> Any:
-    match = _SYNTHETIC_ID.fullmatch(message.tool_call_id or "")
-    name = message.name or (match.group(1) if match else None)
-    if not name:
-        raise ConfigurationError(
-            f"Gemini needs the tool name for the result of call {message.tool_call_id!r}: answer a call "
-            "made in this conversation, or set Message.name",
-            provider="gemini",
-        )
-    try:
-        value: Any = json.loads(message.content)
-    except ValueError:
-        value = message.content
-    # Gemini reads an "error" key as the function's failure, anything else as its output.
-    response = {"error": value} if message.is_error else {"result": value}
-    call_id = _real_id(message.tool_call_id, name)
-    return types.Part(function_response=types.FunctionResponse(name=name, response=response, id=call_id))
-
-
-def contents_payload(conversation: Conversation, types: Any) -> list[Any]:
-    """The conversation as ``types.Content`` turns (system messages go to ``system_instruction``)."""
-    contents: list[Any] = []
-    in_results = False  # consecutive tool results answer one model turn: one user turn
-    for message in conversation.messages:
-        if message.role == "tool":
-            part = _tool_result_part(message, types)
-            if in_results:
-                contents[-1].parts.append(part)
-            else:
-                contents.append(types.Content(role="user", parts=[part]))
-            in_results = True
-            continue
-        in_results = False
-        if message.role == "user":
-            contents.append(types.Content(role="user", parts=[types.Part(text=message.content)]))
-        elif message.role == "assistant":
-            parts = _model_parts(message, types)
-            if parts:  # Gemini rejects an empty turn, and it says nothing
-                contents.append(types.Content(role="model", parts=parts))
-    return contents
-
-
-def _tools(tools: tuple[Tool, ...], types: Any) -> list[Any]:
-    # parameters_json_schema takes a JSON schema as it is (``parameters`` wants Gemini's Schema subset).
-    declare = types.FunctionDeclaration
-    declarations = [
-        declare(name=t.name, description=t.description or None, parameters_json_schema=dict(t.parameters))
-        for t in tools
-    ]
-    return [types.Tool(function_declarations=declarations)]
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -426,7 +341,7 @@ class GeminiClient(BaseClient):
         if system is not None:
             config["system_instruction"] = system
         if request.tools:
-            config["tools"] = _tools(request.tools, types)
+            config["tools"] = tools_payload(request.tools, types)
         if request.max_tokens is not None:
             config["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:

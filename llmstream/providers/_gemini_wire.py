@@ -1,0 +1,102 @@
+"""Gemini request conversion, sans-IO: a Conversation and tools in google-genai's request types.
+
+Kept apart from ``gemini`` (the stream adapter) so each stays small; ``types`` is the
+``google.genai.types`` module, passed in so that importing this module imports no SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from .._conversation import Conversation, Message
+from .._errors import ConfigurationError
+from .._types import Tool
+
+__all__ = ["SYNTHETIC_ID", "contents_payload", "tools_payload"]
+
+# Ids llmstream makes up for calls Gemini sent without one; never sent back to Gemini as ids.
+SYNTHETIC_ID = re.compile(r"call_\d+_(.*)", re.DOTALL)
+
+
+def _signature_bytes(signature: str | None) -> bytes | None:
+    try:
+        return base64.b64decode(signature, validate=True) if signature else None
+    except (binascii.Error, ValueError):
+        return None  # not a Gemini signature: sending it would only be rejected
+
+
+def _real_id(call_id: str | None, name: str | None) -> str | None:
+    """The call id to send back: Gemini's own, never one the translator synthesized."""
+    match = SYNTHETIC_ID.fullmatch(call_id or "")
+    return None if not call_id or (match and match.group(1) == (name or "")) else call_id
+
+
+def _model_parts(message: Message, types: Any) -> list[Any]:
+    parts: list[Any] = []
+    signatures = [block.signature for block in message.reasoning_blocks if block.signature]
+    # Gemini signs a text turn on a text part (an empty one when there is no text): it goes back
+    # there. Thought summaries themselves are not sent back.
+    if message.content or signatures:
+        signature = _signature_bytes(signatures[-1]) if signatures else None
+        parts.append(types.Part(text=message.content, thought_signature=signature))
+    for call in message.tool_calls:
+        function_call = types.FunctionCall(name=call.name, args=call.args, id=_real_id(call.id, call.name))
+        signature = _signature_bytes(call.signature)
+        parts.append(types.Part(function_call=function_call, thought_signature=signature))
+    return parts
+
+
+def _tool_result_part(message: Message, types: Any) -> Any:
+    match = SYNTHETIC_ID.fullmatch(message.tool_call_id or "")
+    name = message.name or (match.group(1) if match else None)
+    if not name:
+        raise ConfigurationError(
+            f"Gemini needs the tool name for the result of call {message.tool_call_id!r}: answer a call "
+            "made in this conversation, or set Message.name",
+            provider="gemini",
+        )
+    try:
+        value: Any = json.loads(message.content)
+    except ValueError:
+        value = message.content
+    # Gemini reads an "error" key as the function's failure, anything else as its output.
+    response = {"error": value} if message.is_error else {"result": value}
+    call_id = _real_id(message.tool_call_id, name)
+    return types.Part(function_response=types.FunctionResponse(name=name, response=response, id=call_id))
+
+
+def contents_payload(conversation: Conversation, types: Any) -> list[Any]:
+    """The conversation as ``types.Content`` turns (system messages go to ``system_instruction``)."""
+    contents: list[Any] = []
+    in_results = False  # consecutive tool results answer one model turn: one user turn
+    for message in conversation.messages:
+        if message.role == "tool":
+            part = _tool_result_part(message, types)
+            if in_results:
+                contents[-1].parts.append(part)
+            else:
+                contents.append(types.Content(role="user", parts=[part]))
+            in_results = True
+            continue
+        in_results = False
+        if message.role == "user":
+            contents.append(types.Content(role="user", parts=[types.Part(text=message.content)]))
+        elif message.role == "assistant":
+            parts = _model_parts(message, types)
+            if parts:  # Gemini rejects an empty turn, and it says nothing
+                contents.append(types.Content(role="model", parts=parts))
+    return contents
+
+
+def tools_payload(tools: tuple[Tool, ...], types: Any) -> list[Any]:
+    # parameters_json_schema takes a JSON schema as it is (``parameters`` wants Gemini's Schema subset).
+    declare = types.FunctionDeclaration
+    declarations = [
+        declare(name=t.name, description=t.description or None, parameters_json_schema=dict(t.parameters))
+        for t in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
