@@ -41,6 +41,18 @@ from ._types import (
     Usage,
 )
 
+from ._fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
+from .fanout import AsyncMerged, Merged, amerge, merge
+from .processors import ContentFilter, Processor, Smooth
+from .structured import (
+    JSONStreamParser,
+    PartialJSON,
+    apartial_json,
+    astream_to_string,
+    partial_json,
+    stream_to_string,
+)
+
 if TYPE_CHECKING:
     from .providers.anthropic import AnthropicClient
     from .providers.gemini import GeminiClient
@@ -52,6 +64,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnthropicClient",
+    "AsyncFallbackStream",
+    "AsyncMerged",
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
@@ -60,21 +74,29 @@ __all__ = [
     "ChunkType",
     "Completion",
     "ConfigurationError",
+    "ContentFilter",
     "ContentLimitError",
     "Conversation",
+    "FallbackClient",
+    "FallbackStream",
     "FinishReason",
     "GeminiClient",
     "InBandError",
+    "JSONStreamParser",
     "LLMStreamError",
     "MalformedStreamError",
+    "Merged",
     "Message",
     "MockClient",
     "OpenAIClient",
     "OpenRouterClient",
+    "PartialJSON",
+    "Processor",
     "ProviderError",
     "RateLimitError",
     "ReasoningBlock",
     "ServerError",
+    "Smooth",
     "Stream",
     "StreamInterruptedError",
     "StreamStats",
@@ -87,7 +109,15 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "amerge",
+    "apartial_json",
+    "astream_to_string",
     "client",
+    "fallback",
+    "is_fallback_error",
+    "merge",
+    "partial_json",
+    "stream_to_string",
 ]
 
 # Client classes are resolved on first access, so that importing llmstream imports no vendor SDK.

@@ -9,6 +9,7 @@ through :class:`MockClient` instead, so that ``make demo`` always runs.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,9 +30,13 @@ Replay = Callable[..., Iterable[StreamedChunk]]
 
 
 def default_cassette_dir() -> Path:
+    """``cassettes/demo`` of the checkout; an installed wheel's copy (``llmstream/_demo``) otherwise."""
     import llmstream
 
-    return Path(llmstream.__file__).resolve().parent.parent / "cassettes" / "demo"
+    package = Path(llmstream.__file__).resolve().parent
+    checkout = package.parent / "cassettes" / "demo"
+    installed = package / "_demo"
+    return installed if not checkout.is_dir() and installed.is_dir() else checkout
 
 
 # -- the scripted stand-ins (used only when the recordings are unavailable) -------------------------
@@ -178,16 +183,19 @@ def _summary(completion: Completion, style: Style) -> list[str]:
         reasoning = f" ({usage.reasoning_tokens} reasoning)" if usage.reasoning_tokens else ""
         lines.append(("usage", f"{usage.input_tokens} in, {usage.output_tokens} out{reasoning} tokens"))
     stats = completion.stats
-    first = f" · first chunk {stats.time_to_first_chunk_ms:.0f} ms" if stats.time_to_first_chunk_ms is not None else ""
     rate = f" · {stats.output_tokens_per_s:.0f} tokens/s" if stats.output_tokens_per_s else ""
-    lines.append(("stream", f"{stats.chunks} chunks{first} · {stats.duration_ms / 1000:.2f} s{rate}"))
+    lines.append(("stream", f"{stats.chunks} chunks in {stats.duration_ms / 1000:.2f} s{rate}"))
     return [style.bold("  rebuilt completion")] + [f"  {style.dim(f'{k:<15}')}{v}" for k, v in lines]
 
 
 def _play(chunks: Iterable[StreamedChunk], provider: str, out: TextIO) -> Completion:
-    accumulator = StreamingAccumulator(provider=provider)
     renderer = TextRenderer(out, out, reasoning=True, reasoning_prefix="thinking: ")
-    for chunk in chunks:
+    iterator = iter(chunks)
+    # The first chunk pays for importing the vendor SDK; start the clock after it, so the stats
+    # describe the stream rather than the import.
+    first = next(iterator, None)
+    accumulator = StreamingAccumulator(provider=provider)
+    for chunk in itertools.chain(() if first is None else (first,), iterator):
         accumulator.add(chunk)
         renderer.chunk(chunk)
     completion = accumulator.completion()

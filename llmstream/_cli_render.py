@@ -243,6 +243,7 @@ class TextRenderer(Renderer):
         self._out_tty = isatty(out)
         self._text_open = False  # stdout holds text not yet ended by a newline
         self._reasoning_open = False  # stderr holds reasoning not yet ended by a newline
+        self._in_reasoning = False  # between the first reasoning chunk and the next text or tool call
 
     def _quiet_spinner(self) -> None:
         if self.spinner is not None:
@@ -258,9 +259,10 @@ class TextRenderer(Renderer):
                 return
             self._quiet_spinner()
             self._end_reasoning()
+            # State first, then I/O: a Ctrl-C landing right after the write still ends the line.
+            self._text_open = not chunk.text.endswith("\n")
             self.out.write(chunk.text)
             self.out.flush()
-            self._text_open = not chunk.text.endswith("\n")
         elif kind is _REASONING:
             if not self.show_reasoning:
                 if self.spinner is not None:
@@ -268,27 +270,34 @@ class TextRenderer(Renderer):
                 return
             if chunk.text:
                 self._quiet_spinner()
-                if not self._reasoning_open and self.reasoning_prefix:
-                    self.err.write(self.style.bold(self.reasoning_prefix))
+                prefix = "" if self._in_reasoning else self.reasoning_prefix
+                self._in_reasoning = True
+                self._reasoning_open = not chunk.text.endswith("\n")
+                if prefix:
+                    self.err.write(self.style.bold(prefix))
                 self.err.write(self.style.dim(chunk.text))
                 self.err.flush()
-                self._reasoning_open = not chunk.text.endswith("\n")
         elif kind is _TOOL_END and chunk.tool_call is not None:
             self._quiet_spinner()
             self._tool_line(format_tool_call(chunk.tool_call, self.style))
 
     def _end_reasoning(self) -> None:
-        if self._reasoning_open:
+        if self._in_reasoning and self.err is self.out:  # one stream (the demo): a blank line sets them apart
+            self._reasoning_open = False
+            self.err.write("\n\n")
+            self.err.flush()
+        elif self._reasoning_open:
+            self._reasoning_open = False
             self.err.write("\n")
             self.err.flush()
-            self._reasoning_open = False
+        self._in_reasoning = False
 
     def _tool_line(self, line: str) -> None:
         self._end_reasoning()
         if self._text_open and self._out_tty:  # same terminal: start the tool line on a line of its own
+            self._text_open = False
             self.out.write("\n")
             self.out.flush()
-            self._text_open = False
         self.err.write(line + "\n")
         self.err.flush()
 
@@ -305,8 +314,8 @@ class TextRenderer(Renderer):
                 self._tool_line(format_tool_call(call, self.style))
         self._end_reasoning()
         if self._text_open:  # like echo: the answer ends with a newline
-            self.out.write("\n")
             self._text_open = False
+            self.out.write("\n")
         self.out.flush()
         self.err.flush()
 

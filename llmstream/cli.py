@@ -22,9 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
+
 from . import __version__
+from ._cli_render import JsonRenderer, Renderer, Spinner, Style, TextRenderer, format_stats, isatty
+from ._client import BaseClient
 from ._client import client as make_client
-from ._conversation import Conversation
+from ._conversation import Conversation, Message
 from ._errors import ConfigurationError, LLMStreamError
 from ._types import ChunkType, Completion, Tool
 
@@ -178,147 +182,145 @@ def _load_tools(path: str) -> list[Tool]:
         raise UsageError(f"--tools {path}: {exc}") from exc
 
 
-def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._cli_render import JsonRenderer, Renderer, Spinner, Style, TextRenderer, format_stats, isatty
+@attrs.define
+class _Turn:
+    """One exchange: the history it continues, what it adds, and where it is saved."""
+
+    conversation: Conversation
+    new_messages: list[Message]
+    model_spec: str
+    tools: list[Tool]
+    conversation_id: str | None = None
+
+
+@attrs.define
+class _Outcome:
+    completion: Completion
+    code: int = EXIT_OK
+    error: LLMStreamError | None = None
+    failure: str | None = None  # saved as the error of a partial answer
+    first_token_s: float | None = None
+    broken_pipe: bool = False
+
+
+def _prepare(args: argparse.Namespace, err: TextIO) -> _Turn:
+    """The history to continue (``-c``/``--cid``), then this turn's system, tool results and prompt."""
     from ._logs import LogStore, default_logs_path
 
-    store: LogStore | None = None
-    conversation_id: str | None = None
-    saved_model: str | None = None
-    tools: list[Tool] = []
-    conversation = Conversation()
-    try:
-        if args.continue_ or args.cid:
-            path = default_logs_path()
-            if not path.exists():
-                raise UsageError(f"no saved conversations yet ({path})")
-            store = LogStore.open(path)
-            conversation_id = store.resolve(args.cid) if args.cid else store.last_conversation_id()
-            if conversation_id is None:
+    conversation, cid, saved_model, tools = Conversation(), None, None, []
+    if args.continue_ or args.cid:
+        path = default_logs_path()
+        if not path.exists():
+            raise UsageError(f"no saved conversations yet ({path})")
+        with LogStore.open(path) as store:
+            cid = store.resolve(args.cid) if args.cid else store.last_conversation_id()
+            if cid is None:
                 raise UsageError(f"no conversation {args.cid!r}" if args.cid else "no saved conversations yet")
-            saved_model = store.conversation_model(conversation_id)
-            tools = store.conversation_tools(conversation_id)
-            conversation = store.rebuild(conversation_id)
-        if args.tools:
-            tools = _load_tools(args.tools)
+            saved_model = store.conversation_model(cid)
+            tools = store.conversation_tools(cid)
+            conversation = store.rebuild(cid)
+    if args.tools:
+        tools = _load_tools(args.tools)
+    before = len(conversation)
+    if args.system:
+        conversation.system(args.system)
+    for call_id, content in args.tool_result:
+        conversation.tool_result(call_id, content)
+    prompt = _read_prompt(args, err)
+    if prompt is not None:
+        conversation.user(prompt)
+    # A continued conversation keeps its model unless -m says otherwise.
+    model_spec = args.model or saved_model or os.environ.get("LLMSTREAM_MODEL") or DEFAULT_MODEL
+    return _Turn(conversation, conversation.messages[before:], model_spec, tools, cid)
 
-        before = len(conversation)
-        if args.system:
-            conversation.system(args.system)
-        for call_id, content in args.tool_result:
-            conversation.tool_result(call_id, content)
-        prompt = _read_prompt(args, err)
-        if prompt is not None:
-            conversation.user(prompt)
-        new_messages = conversation.messages[before:]
 
-        model_spec = args.model or saved_model or os.environ.get("LLMSTREAM_MODEL") or DEFAULT_MODEL
-        kwargs: dict[str, Any] = {}
-        for name, value in (("api_key", args.key), ("base_url", args.base_url), ("max_retries", args.retries),
-                            ("idle_timeout", args.idle_timeout)):
-            if value is not None:
-                kwargs[name] = value
-        try:
-            llm = make_client(model_spec, **kwargs)
-            # Build the vendor client now: a missing key is reported before anything else happens, and
-            # importing the SDK (a second or more) does not count as time to first token.
-            _ = llm.sdk
-        except ConfigurationError as exc:
-            raise UsageError(str(exc)) from exc
-        except NotImplementedError:  # providers with no vendor SDK (mock)
-            pass
-        extra = {key: _option_value(value) for key, value in args.option}
+def _client_for(args: argparse.Namespace, model_spec: str) -> BaseClient:
+    options = {"api_key": args.key, "base_url": args.base_url, "max_retries": args.retries,
+               "idle_timeout": args.idle_timeout}
+    try:
+        llm = make_client(model_spec, **{name: value for name, value in options.items() if value is not None})
+        # Build the vendor client now: a missing key is reported before anything else happens, and
+        # importing the SDK (a second or more) does not count as time to first token.
+        _ = llm.sdk
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from exc
+    except NotImplementedError:  # providers with no vendor SDK (mock)
+        pass
+    return llm
 
-        spinner = Spinner(err, llm.model).start() if isatty(err) else None
-        renderer: Renderer
-        if args.json:
-            renderer = JsonRenderer(out, buffered=args.no_stream, spinner=spinner)
-        else:
-            renderer = TextRenderer(out, err, reasoning=args.reasoning, buffered=args.no_stream, spinner=spinner)
 
-        error: LLMStreamError | None = None
-        failure: str | None = None  # what is saved as the error of a partial answer
-        code = EXIT_OK
-        first_token: float | None = None
-        started = time.perf_counter()
-        stream = llm.stream(
-            conversation, tools=tools or None, max_tokens=args.max_tokens, temperature=args.temperature, **extra
-        )
-        try:
-            with stream:  # closes the connection on every way out, Ctrl-C included
-                for chunk in stream:
-                    if first_token is None and chunk.type in _CONTENT:
-                        first_token = time.perf_counter() - started
-                    renderer.chunk(chunk)
-            completion = stream.completion
-        except ConfigurationError as exc:  # e.g. no API key: nothing was sent, nothing to save
-            if spinner is not None:
-                spinner.stop()
-            raise UsageError(str(exc)) from exc
-        except LLMStreamError as exc:
-            error, code = exc, EXIT_ERROR
-            completion = exc.partial or stream.completion
-            failure = f"{type(exc).__name__}: {exc}"
-        except KeyboardInterrupt:
-            code, completion, failure = EXIT_INTERRUPTED, stream.completion, "interrupted (Ctrl-C)"
-        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, like any Unix tool
-            completion = stream.completion
-            if spinner is not None:
-                spinner.stop()
-            _save_quietly(store, conversation_id, model_spec, new_messages, completion, tools, "stdout closed",
-                          args, err)
-            _silence_stdout(out)
-            return EXIT_ERROR
+def _run_stream(llm: BaseClient, turn: _Turn, args: argparse.Namespace, renderer: Renderer) -> _Outcome:
+    extra = {key: _option_value(value) for key, value in args.option}
+    first_token: float | None = None
+    started = time.perf_counter()
+    stream = llm.stream(turn.conversation, tools=turn.tools or None, max_tokens=args.max_tokens,
+                        temperature=args.temperature, **extra)
+    try:
+        with stream:  # closes the connection on every way out, Ctrl-C included
+            for chunk in stream:
+                if first_token is None and chunk.type in _CONTENT:
+                    first_token = time.perf_counter() - started
+                renderer.chunk(chunk)
+    except ConfigurationError as exc:  # raised on first use by some providers: nothing was sent
+        raise UsageError(str(exc)) from exc
+    except LLMStreamError as exc:
+        completion = exc.partial or stream.completion
+        return _Outcome(completion, EXIT_ERROR, exc, f"{type(exc).__name__}: {exc}", first_token)
+    except KeyboardInterrupt:
+        return _Outcome(stream.completion, EXIT_INTERRUPTED, None, "interrupted (Ctrl-C)", first_token)
+    except BrokenPipeError:  # the reader went away (`| head`)
+        return _Outcome(stream.completion, EXIT_ERROR, None, "stdout closed", first_token, broken_pipe=True)
+    return _Outcome(stream.completion, first_token_s=first_token)
 
-        conversation_id = _save_quietly(
-            store, conversation_id, model_spec, new_messages, completion, tools, failure, args, err
-        )
-        extra_json = {"conversation_id": conversation_id} if conversation_id else {}
-        renderer.finish(completion, error, **extra_json)
-        if error is not None:
-            kept = f" (partial answer kept: {len(completion.text)} characters)" if completion.text else ""
-            err.write(f"llmstream: error: {type(error).__name__}: {error}{kept}\n")
-        elif code == EXIT_INTERRUPTED:
-            err.write("llmstream: interrupted\n")
-        if args.usage or isatty(err):
-            err.write(Style(err).dim(format_stats(completion, first_token)) + "\n")
-        err.flush()
-        return code
+
+def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    turn = _prepare(args, err)
+    llm = _client_for(args, turn.model_spec)
+    secrets = [args.key or "", *(os.environ.get(name) or "" for name in llm.env_keys)]
+    spinner = Spinner(err, llm.model).start() if isatty(err) else None
+    renderer: Renderer
+    if args.json:
+        renderer = JsonRenderer(out, buffered=args.no_stream, spinner=spinner)
+    else:
+        renderer = TextRenderer(out, err, reasoning=args.reasoning, buffered=args.no_stream, spinner=spinner)
+    try:
+        outcome = _run_stream(llm, turn, args, renderer)
     finally:
-        if store is not None:
-            store.close()
+        if spinner is not None:
+            spinner.stop()
+
+    completion = outcome.completion
+    cid = turn.conversation_id if args.no_log else _save(turn, outcome, secrets, err)
+    if outcome.broken_pipe:  # stop quietly, like any Unix tool whose reader left
+        _silence_stdout(out)
+        return outcome.code
+    renderer.finish(completion, outcome.error, **({"conversation_id": cid} if cid else {}))
+    if outcome.error is not None:
+        kept = f" (partial answer kept: {len(completion.text)} characters)" if completion.text else ""
+        err.write(f"llmstream: error: {type(outcome.error).__name__}: {outcome.error}{kept}\n")
+    elif outcome.code == EXIT_INTERRUPTED:
+        err.write("llmstream: interrupted\n")
+    if args.usage or isatty(err):
+        err.write(Style(err).dim(format_stats(completion, outcome.first_token_s)) + "\n")
+    err.flush()
+    return outcome.code
 
 
-def _save_quietly(
-    store: Any,
-    conversation_id: str | None,
-    model_spec: str,
-    new_messages: Sequence[Any],
-    completion: Completion,
-    tools: list[Tool],
-    failure: str | None,
-    args: argparse.Namespace,
-    err: TextIO,
-) -> str | None:
+def _save(turn: _Turn, outcome: _Outcome, secrets: list[str], err: TextIO) -> str | None:
     """Save the exchange; a log that cannot be written warns but never costs the user the answer."""
-    if args.no_log:
-        return conversation_id
     import sqlite3
 
     from ._logs import LogStore
 
     try:
-        if store is None:
-            with LogStore.open() as fresh:
-                return fresh.save(conversation_id=conversation_id, model_spec=model_spec, input_messages=new_messages,
-                                  completion=completion, tools=tools, error=failure,
-                                  secrets_to_scrub=[args.key or ""])
-        saved: str = store.save(conversation_id=conversation_id, model_spec=model_spec, input_messages=new_messages,
-                                completion=completion, tools=tools, error=failure, secrets_to_scrub=[args.key or ""])
-        return saved
+        with LogStore.open() as store:
+            return store.save(
+                conversation_id=turn.conversation_id, model_spec=turn.model_spec, input_messages=turn.new_messages,
+                completion=outcome.completion, tools=turn.tools, error=outcome.failure, secrets_to_scrub=secrets,
+            )
     except (sqlite3.Error, OSError) as exc:
         err.write(f"llmstream: warning: could not save to the log: {exc}\n")
-        return conversation_id
+        return turn.conversation_id
 
 
 def _silence_stdout(out: TextIO) -> None:
@@ -334,7 +336,7 @@ def _silence_stdout(out: TextIO) -> None:
 
 
 def _logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._cli_render import Style, format_tool_call
+    from ._cli_render import format_tool_call
     from ._logs import LogStore, default_logs_path
 
     path = default_logs_path()

@@ -4,6 +4,7 @@
 its own task. A failing stream does not stop the others: its error arrives as an ERROR chunk
 (``StreamedChunk(ChunkType.ERROR, error=err)``) for that source, and its completion has ``.error``.
 Closing the merge early (``break`` inside ``with``, ``close()``/``aclose()``) closes every stream.
+With ``merge`` a stream's own callbacks run in that stream's thread.
 """
 
 from __future__ import annotations

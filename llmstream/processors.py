@@ -73,9 +73,13 @@ class _Pattern:
             if final:
                 return n, n, False
             # The longest tail of the text that is a proper prefix of the literal: only that waits.
-            for size in range(min(len(self.literal) - 1, n - pos), 0, -1):
-                if buf.endswith(self.literal[:size]):
-                    return n - size, n - size, False
+            # Candidates start with the literal's first character, leftmost (longest) first.
+            lit = self.literal
+            i = buf.find(lit[0], max(pos, n - len(lit) + 1))
+            while i >= 0:
+                if lit.startswith(buf[i:]):
+                    return i, i, False
+                i = buf.find(lit[0], i + 1)
             return n, n, False
         # A regex cannot say "this could still match", so every start in the last max_len - 1
         # characters is undecided; a match starting earlier cannot change with more text.
@@ -103,7 +107,8 @@ class ContentFilter(Processor):
     ``patterns`` are plain strings (matched literally, case-sensitively) or compiled regexes. Only
     the minimal tail of text that could still be the start of a match is held back: for a string,
     the longest tail that is a prefix of it; for a regex, the last ``max_pattern_len - 1``
-    characters (a regex match must fit in ``max_pattern_len`` characters to be caught whole).
+    characters (a regex match must fit in ``max_pattern_len`` characters to be caught whole; a regex
+    sees the held tail plus the new text, so avoid lookbehind and ``^``/``\\b`` at a match's start).
 
     - ``mode="mask"``: each match is replaced by ``mask``.
     - ``mode="block"``: the text before the match is delivered, then a STOP chunk with

@@ -54,10 +54,12 @@ class JSONStreamParser:
 
     Outside values, text that cannot start one (prose, Markdown code fences) is skipped, so a model
     that wraps its JSON in ```` ```json ```` still parses. Text after a top-level array is ignored in
-    array mode. A value that completes but is not valid JSON raises ``ValueError``.
+    array mode. A value that completes but is not valid JSON raises ``ValueError`` (the rest of that
+    piece is then not scanned); with ``strict=False`` it is skipped and scanning goes on.
     """
 
     mode: Literal["auto", "array", "values"] = "auto"
+    strict: bool = True
     items: list[Any] = attrs.field(factory=list, init=False)  # everything completed so far
     _depth: int = attrs.field(default=0, init=False)
     _base: int = attrs.field(default=0, init=False)  # 1 inside a top-level array, else 0
@@ -97,14 +99,14 @@ class JSONStreamParser:
                 self._in_string = False
                 i = j + 1
                 if self._depth == self._base:  # a string element of the top-level array
-                    out.append(self._complete(text, start, i))
+                    self._complete(text, start, i, out)
             elif self._scalar:
                 match = _SCALAR_END.search(text, i)
                 if match is None:
                     break
                 i = match.start()  # the delimiter is handled again at the array's level
                 self._scalar = False
-                out.append(self._complete(text, start, i))
+                self._complete(text, start, i, out)
             elif self._depth > self._base:
                 match = _STRUCT.search(text, i)
                 if match is None:
@@ -119,7 +121,7 @@ class JSONStreamParser:
                 else:
                     self._depth -= 1
                     if self._depth == self._base:
-                        out.append(self._complete(text, start, i))
+                        self._complete(text, start, i, out)
             else:
                 match = _NONSPACE.search(text, i)
                 if match is None:
@@ -159,7 +161,7 @@ class JSONStreamParser:
             return True
         return False  # prose or a code fence around the JSON
 
-    def _complete(self, text: str, start: int, end: int) -> Any:
+    def _complete(self, text: str, start: int, end: int, out: list[Any]) -> None:
         self._parts.append(text[start:end])
         source = "".join(self._parts)
         self._parts.clear()
@@ -167,10 +169,12 @@ class JSONStreamParser:
         try:
             value = json.loads(source)
         except ValueError as exc:
+            if not self.strict:
+                return
             shown = source if len(source) <= 200 else source[:200] + "…"
             raise ValueError(f"streamed JSON value is not valid: {exc}; got {shown!r}") from exc
         self.items.append(value)
-        return value
+        out.append(value)
 
     def partial(self) -> Any:
         """The current partial value (see the class docstring); ``None`` before anything parses."""
@@ -187,9 +191,13 @@ class PartialJSON(Processor):
     """A processor that tracks the JSON being streamed and reports each new partial value.
 
     ``source="text"`` reads the answer text; ``source="tool_call"`` reads the arguments of the tool
-    call at ``index``. ``on_partial(value)`` is called synchronously whenever the partial value
+    call at ``index``. A value that is not valid JSON is skipped, never raised: a view must not break
+    the stream it watches. ``on_partial(value)`` is called synchronously whenever the partial value
     changes (in async streams too: use :func:`apartial_json` to await per value); if it raises, the
     stream stops with a ``CallbackError``. Chunks pass through unchanged. ``value`` holds the latest.
+
+    The partial value is re-parsed from the value's text at each chunk that carries some (cost grows
+    with the value's size; fine for tool arguments and UI-sized JSON).
     """
 
     source: Literal["text", "tool_call"] = "text"
@@ -201,10 +209,11 @@ class PartialJSON(Processor):
     _fed: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._parser = JSONStreamParser(self.mode)
+        self.reset()
 
     def reset(self) -> None:
-        self._parser = JSONStreamParser(self.mode)
+        # Lenient: text that only looks like JSON must never break the stream it watches.
+        self._parser = JSONStreamParser(self.mode, strict=False)
         self._fed = 0
         self.value = None
 

@@ -44,15 +44,15 @@ from ._types import ChunkType, StreamedChunk
 from .providers.mock import MockClient
 
 __all__ = [
+    "MockClient",
     "SCRUBBED_HEADERS",
     "SCRUBBED_QUERY_PARAMETERS",
-    "MockClient",
     "areplay",
     "assert_no_secrets",
     "find_secrets",
     "replay",
     "vcr_config",
-    "vcr_config_fixture",
+    "vcr_config_fixture",  # noqa: F822 - made on first access by the module __getattr__ below
 ]
 
 #: Request headers that carry credentials (OpenAI/OpenRouter, Anthropic, Gemini, Azure) or session cookies.
@@ -233,7 +233,8 @@ def _decoded(body: str | bytes, encoding: str) -> bytes:
 def _is_stream(request: Mapping[str, Any]) -> bool:
     uri = str(request.get("uri") or "")
     body = _json_or_none(request.get("body"))
-    return "alt=sse" in uri or ":streamGenerateContent" in uri or (isinstance(body, dict) and body.get("stream") is True)
+    streamed_body = isinstance(body, dict) and body.get("stream") is True
+    return "alt=sse" in uri or ":streamGenerateContent" in uri or streamed_body
 
 
 def _load(path: str | PathLike[str], interaction: int | None) -> _Recording:

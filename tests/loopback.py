@@ -41,6 +41,7 @@ __all__ += wire.__all__
 
 NO_SCRIPT_MESSAGE = "loopback: no scripted response"
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # 0 on Windows: fall back to select()
 
 
 @dataclass
@@ -223,9 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
         return owner._wait_for(lambda: owner._stop.is_set() or self._client_gone(), seconds)
 
     def _client_gone(self) -> bool:
+        """Non-blocking EOF probe (no ``select()``: it fails for descriptors above FD_SETSIZE)."""
         try:
+            if _DONTWAIT:
+                return self.connection.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
             readable, _, _ = select.select([self.connection], [], [], 0)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False  # connected, nothing pending
         except (OSError, ValueError):
             return True
 

@@ -7,6 +7,8 @@ with sleeps; the only clock-based assertions are for the delay features themselv
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -214,6 +216,30 @@ def test_stall_after_trips_the_client_read_timeout(loopback: LoopbackServer) -> 
                 next(raw)
         # The stalled handler notices the client went away and frees its socket long before stall_max.
         assert_clean(loopback)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptor limits")
+def test_stall_holds_on_descriptors_above_fd_setsize(loopback: LoopbackServer) -> None:
+    """Regression: a select()-based disconnect probe fails past fd 1024 and dropped stalled streams."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1200 descriptors")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        loopback.enqueue(Scripted(chunks=[b"one", b"two"], stall_after=1))
+        with client(httpx2.Timeout(10, read=0.5)) as http, http.stream("GET", loopback.url) as response:
+            raw = response.iter_raw()
+            assert next(raw) == b"one"
+            with pytest.raises(httpx2.ReadTimeout):  # not RemoteProtocolError: the server kept stalling
+                next(raw)
+        assert_clean(loopback)
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_delay_first_delays_the_status_line(loopback: LoopbackServer) -> None:

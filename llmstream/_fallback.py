@@ -1,4 +1,4 @@
-"""Fallbacks: ``llmstream.fallback(client_a, client_b, ...)`` behaves like a client that moves on to the
+"""Fallbacks: ``llmstream._fallback(client_a, client_b, ...)`` behaves like a client that moves on to the
 next client when one fails before its first chunk reached the caller.
 
 Each client first uses its own retries (``max_retries``; set 0 to fall back at once). Once a chunk
@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from typing_extensions import Self
 
 from ._client import _as_failed_completion
 from ._conversation import as_conversation
@@ -39,7 +40,7 @@ from ._errors import (
     StreamTimeoutError,
 )
 from ._options import Callback, Processor, StreamingOptions, call_async, call_sync, resolve_options
-from ._types import Completion, FinishReason, Tool
+from ._types import Completion, FinishReason, StreamedChunk, Tool
 
 if TYPE_CHECKING:
     from ._client import BaseClient, ConversationLike
@@ -83,7 +84,7 @@ class _FallbackBase:
             return completion
         return Completion(finish_reason=FinishReason.CANCELLED if self._cancelled else None)
 
-    def pipe(self, *processors: Processor) -> Any:
+    def pipe(self, *processors: Processor) -> Self:
         """Add processors (before iterating); each client's stream gets them, reset between clients."""
         if self._inner is not None:
             raise RuntimeError("pipe() must be called before the stream is read")
@@ -98,15 +99,23 @@ class _FallbackBase:
                 if reset is not None:
                     reset()
         # on_error is ours to call: only for the error that ends the whole chain.
-        # (attrs' mypy plugin cannot type the field's ``converter=tuple``: hence the ignore.)
-        options = attrs.evolve(self._options, on_error=None, processors=processors)  # type: ignore[arg-type]
+        options = attrs.evolve(self._options, on_error=None, processors=processors)
         self.client = self._clients[position]
         self._inner = self._opener(self.client, options)
         return self._inner
 
+    def cancel(self) -> None:
+        """Thread-safe: the answering client's stream is cancelled; no further client is tried."""
+        self._cancelled = True
+        if self._inner is not None:
+            self._inner.cancel()
+
     def _moves_on(self, error: LLMStreamError, delivered: bool, position: int) -> bool:
+        """Record the failure; True when the next client may take over, else the chain is over."""
         self.errors.append(error)
-        return not delivered and not self._cancelled and position + 1 < len(self._clients) and self._should(error)
+        last = position + 1 >= len(self._clients)
+        self._finished = delivered or self._cancelled or last or not self._should(error)
+        return not self._finished
 
 
 def _callback_error(exc: Exception, provider: str | None) -> CallbackError:
@@ -128,10 +137,10 @@ class FallbackStream(_FallbackBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[StreamedChunk]:
         return self._iterator
 
-    def __next__(self) -> Any:
+    def __next__(self) -> StreamedChunk:
         return next(self._iterator)
 
     def close(self) -> None:
@@ -140,24 +149,18 @@ class FallbackStream(_FallbackBase):
         if self._inner is not None:
             self._inner.close()
 
-    def cancel(self) -> None:
-        """Thread-safe: the answering client's stream is cancelled; no further client is tried."""
-        self._cancelled = True
-        if self._inner is not None:
-            self._inner.cancel()
-
     def until_done(self) -> Completion:
         for _ in self._iterator:
             pass
         return self.completion
 
-    def _run(self) -> Generator[Any, None, None]:
+    def _run(self) -> Generator[StreamedChunk, None, None]:
         for position in range(len(self._clients)):
             if self._cancelled:
                 return
-            stream: Stream = self._open(position)
             delivered = False
             try:
+                stream: Stream = self._open(position)
                 with stream:
                     for chunk in stream:
                         delivered = True
@@ -167,7 +170,6 @@ class FallbackStream(_FallbackBase):
             except LLMStreamError as error:
                 if self._moves_on(error, delivered, position):
                     continue
-                self._finished = True
                 on_error = self._options.on_error
                 if on_error is not None:
                     try:
@@ -190,10 +192,10 @@ class AsyncFallbackStream(_FallbackBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[StreamedChunk]:
         return self._iterator
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> StreamedChunk:
         return await self._iterator.__anext__()
 
     async def aclose(self) -> None:
@@ -202,24 +204,18 @@ class AsyncFallbackStream(_FallbackBase):
         if self._inner is not None:
             await self._inner.aclose()
 
-    def cancel(self) -> None:
-        """Thread-safe: the answering client's stream is cancelled; no further client is tried."""
-        self._cancelled = True
-        if self._inner is not None:
-            self._inner.cancel()
-
     async def until_done(self) -> Completion:
         async for _ in self._iterator:
             pass
         return self.completion
 
-    async def _run(self) -> AsyncGenerator[Any, None]:
+    async def _run(self) -> AsyncGenerator[StreamedChunk, None]:
         for position in range(len(self._clients)):
             if self._cancelled:
                 return
-            stream: AsyncStream = self._open(position)
             delivered = False
             try:
+                stream: AsyncStream = self._open(position)
                 async with stream:
                     async for chunk in stream:
                         delivered = True
@@ -229,7 +225,6 @@ class AsyncFallbackStream(_FallbackBase):
             except LLMStreamError as error:
                 if self._moves_on(error, delivered, position):
                     continue
-                self._finished = True
                 on_error = self._options.on_error
                 if on_error is not None:
                     try:
@@ -264,78 +259,41 @@ class FallbackClient:
         for client in self.clients:
             await client.aclose()
 
-    def __enter__(self) -> FallbackClient:
-        return self
+    @staticmethod
+    def _opener(conversation: ConversationLike, asynchronous: bool, **kwargs: Any) -> Opener:
+        conv = as_conversation(conversation)  # once: an iterable of messages is read only once
+        kwargs["tools"] = tuple(kwargs["tools"] or ())
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        def opener(client: BaseClient, options: StreamingOptions) -> Any:
+            return (client.astream if asynchronous else client.stream)(conv, options=options, **kwargs)
 
-    async def __aenter__(self) -> FallbackClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        return opener
 
     def stream(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
+        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
+        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
+        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
         **extra: Any,
     ) -> FallbackStream:
         """Like ``BaseClient.stream``: iterate in a ``with`` block."""
-        conv, tools = as_conversation(conversation), tuple(tools or ())  # reused by every client
-
-        def opener(client: BaseClient, opts: StreamingOptions) -> Stream:
-            return client.stream(conv, tools=tools, max_tokens=max_tokens, temperature=temperature, options=opts,
-                                 **extra)
-
+        opener = self._opener(conversation, False, tools=tools, max_tokens=max_tokens, temperature=temperature, **extra)
         return FallbackStream(self, opener, resolve_options(options, on_start, on_chunk, on_error, on_complete))
 
     def astream(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
+        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
+        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
+        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
         **extra: Any,
     ) -> AsyncFallbackStream:
         """Like ``BaseClient.astream``: ``async with fallback_client.astream(conv) as stream``."""
-        conv, tools = as_conversation(conversation), tuple(tools or ())
-
-        def opener(client: BaseClient, opts: StreamingOptions) -> AsyncStream:
-            return client.astream(conv, tools=tools, max_tokens=max_tokens, temperature=temperature, options=opts,
-                                  **extra)
-
+        opener = self._opener(conversation, True, tools=tools, max_tokens=max_tokens, temperature=temperature, **extra)
         return AsyncFallbackStream(self, opener, resolve_options(options, on_start, on_chunk, on_error, on_complete))
 
     def stream_complete(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        raise_on_error: bool = True,
-        **extra: Any,
+        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
+        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
+        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
+        raise_on_error: bool = True, **extra: Any,
     ) -> Completion:
         """Like ``BaseClient.stream_complete``; ``raise_on_error=False`` returns the last error."""
         stream = self.stream(
@@ -351,19 +309,10 @@ class FallbackClient:
             return _as_failed_completion(error, stream.completion)
 
     async def astream_complete(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        raise_on_error: bool = True,
-        **extra: Any,
+        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
+        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
+        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
+        raise_on_error: bool = True, **extra: Any,
     ) -> Completion:
         """Like ``BaseClient.astream_complete``; callbacks may be coroutine functions."""
         stream = self.astream(
@@ -382,4 +331,3 @@ class FallbackClient:
 def fallback(*clients: BaseClient, should_fallback: FallbackRule = is_fallback_error) -> FallbackClient:
     """A client that tries ``clients`` in order (see the module docstring for when it moves on)."""
     return FallbackClient(*clients, should_fallback=should_fallback)
-
