@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,7 +75,7 @@ def _thinking_script() -> list[StreamedChunk]:
     )
     answer = "No. 1001 = 7 * 11 * 13, so besides 1 and itself it has the divisors 7, 11, 13, 77, 91 and 143."
     return [
-        StreamedChunk(ChunkType.START, id="msg_demo2", model="claude-sonnet-4-5-20250929"),
+        StreamedChunk(ChunkType.START, id="msg_demo2", model="claude-sonnet-4-6"),
         *(StreamedChunk(ChunkType.REASONING, c.text) for c in _words(thinking)),
         StreamedChunk(ChunkType.REASONING, signature="EqQBCkgIBxABGAIiQ...demo-signature"),
         *_words(answer),
@@ -188,7 +189,7 @@ def _summary(completion: Completion, style: Style) -> list[str]:
     return [style.bold("  rebuilt completion")] + [f"  {style.dim(f'{k:<15}')}{v}" for k, v in lines]
 
 
-def _play(chunks: Iterable[StreamedChunk], provider: str, out: TextIO) -> Completion:
+def _play(chunks: Iterable[StreamedChunk], provider: str, out: TextIO, pace: float) -> Completion:
     renderer = TextRenderer(out, out, reasoning=True, reasoning_prefix="thinking: ")
     iterator = iter(chunks)
     # The first chunk pays for importing the vendor SDK; start the clock after it, so the stats
@@ -196,6 +197,8 @@ def _play(chunks: Iterable[StreamedChunk], provider: str, out: TextIO) -> Comple
     first = next(iterator, None)
     accumulator = StreamingAccumulator(provider=provider)
     for chunk in itertools.chain(() if first is None else (first,), iterator):
+        if pace and chunk.type is ChunkType.TOOL_CALL_DELTA:  # replay paces text only; arguments stream too
+            time.sleep(pace)
         accumulator.add(chunk)
         renderer.chunk(chunk)
     completion = accumulator.completion()
@@ -230,10 +233,10 @@ def run_demo(out: TextIO, *, cassettes: Path | None = None, fast: bool = False) 
         out.flush()
         try:
             chunks = replay(path, pace=pace) if replay is not None and recorded else _scripted(session, pace)
-            completion = _play(chunks, session.provider, out)
+            completion = _play(chunks, session.provider, out, pace if recorded else 0.0)
         except Exception as exc:  # a broken recording must not break the demo
             out.write(style.dim(f"\n(replay failed: {type(exc).__name__}: {exc}; showing the scripted version)") + "\n")
-            completion = _play(_scripted(session, pace), session.provider, out)
+            completion = _play(_scripted(session, pace), session.provider, out, 0.0)
         out.write("\n" + "\n".join(_summary(completion, style)) + "\n")
         out.flush()
         chunks_total += completion.stats.chunks

@@ -2,7 +2,7 @@
 
 ::
 
-    llmstream "Write a haiku about rivers" -m anthropic:claude-sonnet-4-5
+    llmstream "Write a haiku about rivers" -m anthropic:claude-sonnet-4-6
     git diff | llmstream -s "Write a commit message for this diff"
     llmstream -c "Now one about the sea"          # continue the last conversation
     llmstream logs -n 5                            # what was said
@@ -151,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # outside a stream: while reading stdin, say
         err.write("\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `llmstream logs | head`: the reader left, stop quietly like any Unix tool
+        _silence_stdout(out)
+        return EXIT_ERROR
 
 
 # -- the prompt command ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .._client import BaseClient, import_sdk
@@ -124,7 +125,9 @@ class OpenAIClient(BaseClient):
 
     def __init__(self, model: str, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.key_optional = self.base_url is not None  # type: ignore[misc]
+        # A server named by OPENAI_BASE_URL (vLLM, Ollama) is as custom as one passed as base_url.
+        self._custom_endpoint = self.base_url is not None or bool(os.environ.get("OPENAI_BASE_URL"))
+        self.key_optional = self._custom_endpoint  # type: ignore[misc]
 
     def _make_sdk(self, *, asynchronous: bool) -> Any:
         openai = import_sdk("openai", "openai", self.provider)
@@ -150,7 +153,7 @@ class OpenAIClient(BaseClient):
         if request.max_tokens is not None:
             # The official API wants max_completion_tokens (reasoning models reject max_tokens);
             # compatible servers mostly know only max_tokens.
-            key = "max_tokens" if self.base_url else "max_completion_tokens"
+            key = "max_tokens" if self._custom_endpoint else "max_completion_tokens"
             params[key] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
