@@ -26,6 +26,7 @@ from ._errors import (
     StreamTimeoutError,
     ToolArgumentsError,
 )
+from ._fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from ._options import StreamingOptions
 from ._stream import AsyncStream, Stream
 from ._types import (
@@ -40,8 +41,6 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
-
-from ._fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from .fanout import AsyncMerged, Merged, amerge, merge
 from .processors import ContentFilter, Processor, Smooth
 from .structured import (

@@ -42,6 +42,7 @@ __all__ += wire.__all__
 NO_SCRIPT_MESSAGE = "loopback: no scripted response"
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)  # 0 on Windows: fall back to select()
+_LINGER_ZERO = struct.pack("ii", 1, 0)  # SO_LINGER on with a 0 s timeout: close() sends RST
 
 
 @dataclass
@@ -209,8 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort
         if script.drop_after == written:
             if script.drop_reset:  # linger 0: the final close() sends RST instead of FIN
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.server.owner._mark_reset(self.connection)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
             else:
                 self.connection.shutdown(socket.SHUT_RDWR)
             raise _Abort
@@ -227,9 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Non-blocking EOF probe (no ``select()``: it fails for descriptors above FD_SETSIZE)."""
         try:
             if _DONTWAIT:
-                return self.connection.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
+                return bool(self.connection.recv(1, socket.MSG_PEEK | _DONTWAIT) == b"")
             readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            return bool(readable) and bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
         except BlockingIOError:
             return False  # connected, nothing pending
         except (OSError, ValueError):
@@ -246,8 +246,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def shutdown_request(self, request: Any) -> None:
         try:
-            if not self.owner._is_reset(request):
-                with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # no FIN first when a drop_reset armed linger-0 (RST on close)
+                if request.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8) != _LINGER_ZERO:
                     request.shutdown(socket.SHUT_WR)
         finally:
             self.close_request(request)
@@ -279,7 +279,6 @@ class LoopbackServer:
         self._queue: deque[Scripted] = deque()
         self._requests: list[RecordedRequest] = []
         self._conns: set[socket.socket] = set()
-        self._resets: set[socket.socket] = set()
         self._stop = threading.Event()
         self._cond = threading.Condition()  # guards everything below and wakes every waiter
         self._permits = 0
@@ -424,18 +423,9 @@ class LoopbackServer:
             self._conns.add(conn)
             self.total_connections += 1
 
-    def _mark_reset(self, conn: socket.socket) -> None:
-        with self._cond:
-            self._resets.add(conn)
-
-    def _is_reset(self, conn: socket.socket) -> bool:
-        with self._cond:
-            return conn in self._resets
-
     def _closed(self, conn: socket.socket) -> None:
         with self._cond:
             self._conns.discard(conn)
-            self._resets.discard(conn)
             self._cond.notify_all()
 
 

@@ -69,7 +69,10 @@ def test_parallel_tool_calls_keyed_by_index() -> None:
         ]
     )
     calls = acc.completion().tool_calls
-    assert [(c.id, c.name, c.args) for c in calls] == [("a", "weather", {"city": "Paris"}), ("b", "time", {"tz": "UTC"})]
+    assert [(c.id, c.name, c.args) for c in calls] == [
+        ("a", "weather", {"city": "Paris"}),
+        ("b", "time", {"tz": "UTC"}),
+    ]
 
 
 def test_a_new_id_at_the_same_index_is_a_new_call() -> None:
@@ -86,7 +89,9 @@ def test_repeated_start_with_the_same_id_is_not_a_new_call() -> None:
 
 
 def test_end_chunk_arguments_are_authoritative() -> None:
-    acc = StreamingAccumulator().add_all([start_call(0, "a", "f"), frag(0, '{"x"'), end_call(0, "a", "f", '{"x": 2}')])
+    acc = StreamingAccumulator().add_all(
+        [start_call(0, "a", "f"), frag(0, '{"x"'), end_call(0, "a", "f", '{"x": 2}')]
+    )
     assert acc.completion().tool_calls[0].args == {"x": 2}
 
 

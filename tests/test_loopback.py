@@ -259,7 +259,9 @@ def test_delay_first_delays_the_status_line(loopback: LoopbackServer) -> None:
 @pytest.mark.parametrize("checkpoint", ["stall_after", "gate_after"])
 def test_stop_is_prompt_with_a_stalled_or_gated_handler(checkpoint: str) -> None:
     server = LoopbackServer().start()
-    server.enqueue(Scripted(chunks=[b"a", b"b"], **{checkpoint: 1}))
+    script = Scripted(chunks=[b"a", b"b"])
+    setattr(script, checkpoint, 1)
+    server.enqueue(script)
     with client(30) as http, http.stream("GET", server.url) as response:
         raw = response.iter_raw()
         assert next(raw) == b"a"
@@ -412,7 +414,7 @@ def test_openai_sdk_parses_text_stream(loopback: LoopbackServer, seed: int | Non
 
 @pytest.mark.parametrize("seed", [None, 7])
 def test_openai_sdk_parses_tool_call_stream(loopback: LoopbackServer, seed: int | None) -> None:
-    tool_calls = [
+    tool_calls: list[dict[str, Any]] = [
         {"id": "call_1", "name": "get_weather", "arguments_pieces": TOOL_PIECES},
         {"id": "call_2", "name": "get_time", "arguments": {"tz": "CET"}},
     ]

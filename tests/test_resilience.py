@@ -1,4 +1,4 @@
-"""Every provider × every fault × sync/async against the fault-injecting loopback server.
+"""Every provider x every fault x sync/async against the fault-injecting loopback server.
 
 Each case asserts the error type, that the partial completion holds exactly the text deltas the
 caller received, and that the connection was closed. Hangs are caught by pytest-timeout.

@@ -199,7 +199,7 @@ def anthropic_text_events(
     {...}}``) streamed as ``input_json_delta`` fragments, ``message_delta`` (stop reason defaults to
     ``"tool_use"`` when tools were used, else ``"end_turn"``) and ``message_stop``.
     """
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_loop",
         "type": "message",
         "role": "assistant",
