@@ -44,7 +44,7 @@ class OpenAIWireState:
     appearance, so that the chunks' indexes are unique even when a server reuses one.
     """
 
-    __slots__ = ("_by_id", "_by_index", "_calls", "_last", "started")
+    __slots__ = ("_by_id", "_by_index", "_calls", "_finished", "_last", "started")
 
     def __init__(self) -> None:
         self.started = False
@@ -52,6 +52,7 @@ class OpenAIWireState:
         self._by_index: dict[int, _OpenCall] = {}
         self._by_id: dict[str, _OpenCall] = {}
         self._last: _OpenCall | None = None
+        self._finished: str | None = None
 
     def start(self, chunk_id: str | None, model: str | None, raw: Any) -> StreamedChunk:
         self.started = True
@@ -116,8 +117,21 @@ class OpenAIWireState:
 
     def finish(self, reason: str, raw: Any) -> list[StreamedChunk]:
         out = self.close_calls(raw)
+        if reason == self._finished:
+            return out  # a finish chunk repeated by the server (OpenRouter sends two) is not a second finish
+        self._finished = reason
         normalized = FINISH_REASONS.get(reason, FinishReason.OTHER)
         out.append(StreamedChunk(ChunkType.STOP, finish_reason=normalized, raw_finish_reason=reason, raw=raw))
+        return out
+
+
+    def end(self) -> list[StreamedChunk]:
+        """The stream ended: close open calls; a server that never said why it stopped gets a STOP
+        of ``tool_calls`` when calls were made, else ``other`` (raw reason ``None``)."""
+        out = self.close_calls(None)
+        if self._finished is None and self.started:
+            reason = FinishReason.TOOL_CALLS if self._calls else FinishReason.OTHER
+            out.append(StreamedChunk(ChunkType.STOP, finish_reason=reason))
         return out
 
 

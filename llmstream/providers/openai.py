@@ -82,7 +82,7 @@ class OpenAITranslator:
         return out
 
     def end(self) -> list[StreamedChunk]:
-        return self._wire.close_calls(None)
+        return self._wire.end()
 
 
 def map_openai_error(exc: BaseException, provider: str) -> LLMStreamError | None:

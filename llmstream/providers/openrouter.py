@@ -179,7 +179,7 @@ class OpenRouterTranslator:
                 out.append(StreamedChunk(_REASONING, signature=str(signature), raw=chunk))
 
     def end(self) -> list[StreamedChunk]:
-        return self._wire.close_calls(None)
+        return self._wire.end()
 
 
 def _in_band(error: Any, provider: str) -> InBandError:
