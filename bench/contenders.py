@@ -1,0 +1,186 @@
+"""The contenders that run in the project's own virtualenv, one worker process each.
+
+``python bench/contenders.py NAME URL COUNT [WARMUP_COUNT]`` builds contender ``NAME`` against the bench
+server at ``URL`` for streams of ``COUNT`` text chunks (warmed up on a stream of WARMUP_COUNT) and serves
+the :mod:`protocol`. Each ``run`` opens one
+stream and consumes it the way a user of that library would (the vendor SDK's own iterator consumed
+bare; llmstream's iterator form, which also accumulates the completion).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from protocol import serve
+
+__all__ = ["CONTENDERS", "make"]
+
+_PROMPT = "Write a long essay about rivers, then call the tools."
+_MESSAGES = [{"role": "user", "content": _PROMPT}]
+_KEY = "sk-bench-not-a-real-key"
+
+Runner = Callable[[], Any]
+
+
+def _base(url: str, wire: str, count: int) -> str:
+    return f"{url}/{wire}/{count}"
+
+
+# -- the vendor SDKs' own iterators, consumed bare ----------------------------------------------------
+
+
+def openai_sdk(url: str, count: int) -> Runner:
+    import openai
+
+    client = openai.OpenAI(api_key=_KEY, base_url=_base(url, "openai", count) + "/v1", max_retries=0)
+
+    def run() -> int:
+        events = 0
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=_MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        for _ in stream:
+            events += 1
+        return events
+
+    return run
+
+
+def anthropic_sdk(url: str, count: int) -> Runner:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=_KEY, base_url=_base(url, "anthropic", count), max_retries=0)
+
+    def run() -> int:
+        events = 0
+        stream = client.messages.create(model="claude-sonnet-4-5", max_tokens=64000, messages=_MESSAGES, stream=True)
+        for _ in stream:
+            events += 1
+        return events
+
+    return run
+
+
+def gemini_sdk(url: str, count: int) -> Runner:
+    from google import genai
+
+    options = genai.types.HttpOptions(base_url=_base(url, "gemini", count), api_version="v1beta")
+    client = genai.Client(api_key=_KEY, http_options=options)
+
+    def run() -> int:
+        events = 0
+        for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents=_PROMPT):
+            events += 1
+        return events
+
+    return run
+
+
+def openrouter_httpx2(url: str, count: int) -> Runner:
+    """What a hand-written OpenRouter client does: httpx2 ``iter_lines`` + ``json.loads`` per event."""
+    import httpx2
+
+    http = httpx2.Client(timeout=60.0)
+    endpoint = _base(url, "openrouter", count) + "/v1/chat/completions"
+    payload = {"model": "openai/gpt-4o-mini", "messages": _MESSAGES, "stream": True}
+    headers = {"Authorization": f"Bearer {_KEY}", "Accept": "text/event-stream"}
+    loads = json.loads
+
+    def run() -> int:
+        events = 0
+        with http.stream("POST", endpoint, json=payload, headers=headers) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    data = line[6:]
+                    if data == "[DONE]":
+                        break
+                    loads(data)
+                    events += 1
+        return events
+
+    return run
+
+
+# -- llmstream ------------------------------------------------------------------------------------------
+
+
+def _llmstream(client: Any) -> Runner:
+    from llmstream import Conversation
+
+    conversation = Conversation().user(_PROMPT)
+
+    def run() -> list[int]:
+        chunks = 0
+        with client.stream(conversation, max_tokens=64000) as stream:
+            for _ in stream:
+                chunks += 1
+        completion = stream.completion
+        return [chunks, len(completion.text), len(completion.tool_calls)]
+
+    return run
+
+
+def llmstream_openai(url: str, count: int) -> Runner:
+    import llmstream
+
+    return _llmstream(llmstream.OpenAIClient("gpt-4o-mini", api_key=_KEY, base_url=_base(url, "openai", count) + "/v1"))
+
+
+def llmstream_openai_raw(url: str, count: int) -> Runner:
+    from raw_openai import RawOpenAIClient
+
+    return _llmstream(RawOpenAIClient("gpt-4o-mini", api_key=_KEY, base_url=_base(url, "openai", count) + "/v1"))
+
+
+def llmstream_anthropic(url: str, count: int) -> Runner:
+    import llmstream
+
+    client = llmstream.AnthropicClient("claude-sonnet-4-5", api_key=_KEY, base_url=_base(url, "anthropic", count))
+    return _llmstream(client)
+
+
+def llmstream_gemini(url: str, count: int) -> Runner:
+    import llmstream
+
+    client = llmstream.GeminiClient(
+        "gemini-2.5-flash", api_key=_KEY, base_url=_base(url, "gemini", count), api_version="v1beta"
+    )
+    return _llmstream(client)
+
+
+def llmstream_openrouter(url: str, count: int) -> Runner:
+    import llmstream
+
+    client = llmstream.OpenRouterClient(
+        "openai/gpt-4o-mini", api_key=_KEY, base_url=_base(url, "openrouter", count) + "/v1"
+    )
+    return _llmstream(client)
+
+
+CONTENDERS: dict[str, Callable[[str, int], Runner]] = {
+    "openai-sdk": openai_sdk,
+    "openai-llmstream": llmstream_openai,
+    "openai-raw": llmstream_openai_raw,
+    "anthropic-sdk": anthropic_sdk,
+    "anthropic-llmstream": llmstream_anthropic,
+    "gemini-sdk": gemini_sdk,
+    "gemini-llmstream": llmstream_gemini,
+    "openrouter-httpx2": openrouter_httpx2,
+    "openrouter-llmstream": llmstream_openrouter,
+}
+
+
+def make(name: str, url: str, count: int) -> Runner:
+    return CONTENDERS[name](url, count)
+
+
+if __name__ == "__main__":
+    name, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    warm = int(sys.argv[4]) if len(sys.argv) > 4 else count
+    serve(make(name, url, count), warmup=make(name, url, warm) if warm != count else None)

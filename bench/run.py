@@ -1,0 +1,472 @@
+"""``make bench``: llmstream's CPU per chunk against the vendor SDKs, httpx2 and LiteLLM, plus memory,
+import time and concurrency. Not part of ``make test``; nothing here asserts on time.
+
+A loopback server (bench/server.py, its own process, so its CPU is not counted) streams 20,000 text
+chunks + 2 tool calls in each wire format as fast as the socket takes them. Every contender runs in its
+own worker process (bench/contenders.py; LiteLLM in bench/.venv-litellm, created on first use) and
+reports the CPU time of each stream; runs are interleaved round-robin and the median is kept.
+Per-chunk figures divide by the wire events of the stream (the same denominator for every contender of
+a wire). The vendor SDKs' own iterators are consumed bare; llmstream also accumulates the completion.
+
+    .venv/bin/python bench/run.py [--rounds 5] [--count 20000] [--only openai,anthropic] [--no-litellm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import selectors
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LITELLM_VENV = HERE / ".venv-litellm"
+sys.path.insert(0, str(HERE))
+
+from wire import body  # noqa: E402
+
+WORKER_TIMEOUT = 600.0
+
+
+@dataclass
+class Contender:
+    name: str
+    wire: str
+    label: str
+    command: list[str]
+    rounds: int
+    cpu: list[float] = field(default_factory=list)
+    error: str | None = None
+    check: Any = None
+    process: subprocess.Popen[str] | None = None
+    stderr: IO[str] | None = None
+
+    def per_chunk(self, events: int) -> float | None:
+        return statistics.median(self.cpu) / events if self.cpu else None
+
+
+# -- processes ----------------------------------------------------------------------------------------
+
+
+def _readline(process: subprocess.Popen[str], timeout: float) -> str:
+    """One line of a worker's stdout, or '' when it died or said nothing for ``timeout`` seconds."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return process.stdout.readline()
+
+
+def _stderr_tail(handle: IO[str] | None) -> str:
+    if handle is None:
+        return ""
+    handle.seek(0)
+    lines = [line.rstrip() for line in handle.read().splitlines() if line.strip()]
+    return " | ".join(lines[-3:])[-400:]
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = _readline(server, 30.0)
+    if not line.startswith("PORT "):
+        server.kill()
+        raise SystemExit("bench server did not start")
+    return server, f"http://127.0.0.1:{int(line.split()[1])}"
+
+
+def start(contender: Contender, stderr: IO[str]) -> None:
+    contender.stderr = stderr
+    contender.process = subprocess.Popen(
+        contender.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=contender.stderr, text=True,
+        cwd=HERE,
+    )
+    line = _readline(contender.process, WORKER_TIMEOUT)
+    if not line.startswith("READY"):
+        fail(contender, "did not start: " + (_stderr_tail(contender.stderr) or line.strip() or "no output"))
+        return
+    contender.check = json.loads(line[6:])
+
+
+def run_once(contender: Contender) -> None:
+    process = contender.process
+    if process is None or contender.error:
+        return
+    assert process.stdin is not None
+    process.stdin.write("run\n")
+    process.stdin.flush()
+    line = _readline(process, WORKER_TIMEOUT)
+    if not line.startswith("{"):
+        fail(contender, "run failed: " + (_stderr_tail(contender.stderr) or "no output"))
+        return
+    result = json.loads(line)
+    contender.cpu.append(result["cpu"])
+    contender.check = result["check"]
+
+
+def fail(contender: Contender, message: str) -> None:
+    contender.error = message
+    stop(contender)
+
+
+def stop(contender: Contender) -> None:
+    process = contender.process
+    contender.process = None
+    if process is None:
+        return
+    try:
+        if process.stdin is not None:
+            process.stdin.write("quit\n")
+            process.stdin.close()
+        process.wait(10)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+
+
+def run_json(command: Sequence[str], timeout: float = WORKER_TIMEOUT) -> dict[str, Any]:
+    """A one-shot bench script that prints one JSON line; its failure becomes ``{"error": ...}``."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=HERE)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])[-400:]
+        return {"error": f"exit {done.returncode}: {tail}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+# -- LiteLLM's own virtualenv ---------------------------------------------------------------------------
+
+
+def litellm_python() -> tuple[Path | None, str]:
+    """bench/.venv-litellm's python, created (``python3 -m venv`` + ``pip install litellm``) if missing."""
+    python = LITELLM_VENV / "bin" / "python"
+    if python.exists():
+        check = subprocess.run([str(python), "-c", "import litellm"], capture_output=True, text=True)
+        if check.returncode == 0:
+            return python, ""
+    base = shutil.which("python3") or sys.executable
+    print(f"creating {LITELLM_VENV.relative_to(ROOT)} (pip install litellm; once) ...", flush=True)
+    try:
+        subprocess.run([base, "-m", "venv", str(LITELLM_VENV)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "litellm"],
+            check=True, capture_output=True, text=True, timeout=900,
+        )
+    except subprocess.CalledProcessError as exc:
+        tail = " | ".join(str(exc.stderr or "").strip().splitlines()[-2:])[-300:]
+        return None, f"LiteLLM could not be installed ({tail or exc}); row skipped"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"LiteLLM could not be installed ({exc}); row skipped"
+    return python, ""
+
+
+# -- the sections -----------------------------------------------------------------------------------------
+
+WIRE_ROWS = {
+    "openai": [
+        ("openai-sdk", "openai SDK iterator, bare (baseline)"),
+        ("openai-llmstream", "llmstream OpenAIClient"),
+        ("openai-raw", "llmstream raw OpenAI path (bench/raw_openai.py)"),
+        ("openai-litellm", "LiteLLM completion(stream) + stream_chunk_builder"),
+    ],
+    "anthropic": [
+        ("anthropic-sdk", "anthropic SDK iterator, bare (baseline)"),
+        ("anthropic-llmstream", "llmstream AnthropicClient"),
+    ],
+    "gemini": [
+        ("gemini-sdk", "google-genai iterator, bare (baseline)"),
+        ("gemini-llmstream", "llmstream GeminiClient"),
+    ],
+    "openrouter": [
+        ("openrouter-httpx2", "httpx2 iter_lines + json.loads (baseline)"),
+        ("openrouter-llmstream", "llmstream OpenRouterClient"),
+    ],
+}
+
+
+def contenders_for(args: argparse.Namespace, url: str) -> tuple[list[Contender], list[str]]:
+    notes: list[str] = []
+    out: list[Contender] = []
+    warm = str(min(args.count, 1000))
+    for wire in args.only:
+        for name, label in WIRE_ROWS[wire]:
+            if name == "openai-litellm":
+                if args.no_litellm:
+                    notes.append("LiteLLM row skipped (--no-litellm)")
+                    continue
+                python, note = litellm_python()
+                if python is None:
+                    notes.append(note)
+                    continue
+                command = [str(python), str(HERE / "litellm_runner.py"), url, str(args.count), warm]
+                out.append(Contender(name, wire, label, command, args.litellm_rounds))
+                continue
+            command = [sys.executable, str(HERE / "contenders.py"), name, url, str(args.count), warm]
+            out.append(Contender(name, wire, label, command, args.rounds))
+    return out, notes
+
+
+def throughput(contenders: list[Contender]) -> None:
+    """Round-robin, the order reversed every other round so that drift in the machine's load cancels."""
+    with contextlib.ExitStack() as stack:
+        for contender in contenders:
+            print(f"  starting {contender.name} ...", flush=True)
+            start(contender, stack.enter_context(tempfile.TemporaryFile("w+")))
+        for round_ in range(max((c.rounds for c in contenders), default=0)):
+            print(f"  round {round_ + 1}", flush=True)
+            order = contenders if round_ % 2 == 0 else contenders[::-1]
+            for contender in order:
+                if round_ < contender.rounds:
+                    run_once(contender)
+        for contender in contenders:
+            stop(contender)
+
+
+def import_time() -> dict[str, Any]:
+    code = (
+        "import json, sys, time\n"
+        "before = set(sys.modules)\n"
+        "t = time.perf_counter()\n"
+        "import llmstream\n"
+        "elapsed = time.perf_counter() - t\n"
+        "new = sorted({m.split('.')[0] for m in set(sys.modules) - before})\n"
+        "print(json.dumps({'seconds': elapsed, 'top_level': new}))\n"
+    )
+    runs = [run_json([sys.executable, "-c", code], 60) for _ in range(5)]
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[0]
+    vendors = ("openai", "anthropic", "google", "httpx2", "httpcore2", "pydantic", "litellm", "jiter")
+    loaded = good[0]["top_level"]
+    profile = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import llmstream"], capture_output=True, text=True, cwd=HERE
+    )
+    slowest = []
+    for line in profile.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            slowest.append((int(parts[1]), parts[2].rstrip()))
+    slowest.sort(reverse=True)
+    return {
+        "seconds": statistics.median(r["seconds"] for r in good),
+        "vendor_modules": [m for m in loaded if m in vendors],
+        "third_party": [m for m in loaded if not m.startswith("_") and m not in sys.stdlib_module_names],
+        "slowest": [f"{name.strip()} {us / 1000:.1f} ms" for us, name in slowest[1:6]],
+    }
+
+
+# -- the report -------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+
+
+def paired_ratio(contender: Contender, base: Contender) -> float | None:
+    """Median over rounds of this contender's CPU over the base's CPU in the same round."""
+    pairs = [a / b for a, b in zip(contender.cpu, base.cpu, strict=False) if b > 0]
+    return statistics.median(pairs) if pairs else None
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "NO")
+
+
+def report(
+    args: argparse.Namespace, contenders: list[Contender], notes: list[str], extra: dict[str, Any], elapsed: float
+) -> list[str]:
+    lines = [
+        f"llmstream bench, {datetime.date.today().isoformat()}: {machine()}",
+        f"{args.count} text chunks + 2 tool calls per stream; CPU time of the client process per wire event; "
+        f"median of {args.rounds} interleaved runs (LiteLLM {args.litellm_rounds}); ratios are medians of the "
+        "per-round ratios (runs of one round are back to back, under the same machine load)",
+        "",
+        "| wire | contender | CPU µs/chunk | runs | vs baseline | target | holds |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    targets: list[tuple[str, bool | None]] = []
+    by_name = {c.name: c for c in contenders}
+    for wire in args.only:
+        events = body(wire, args.count).events
+        rows = [c for c in contenders if c.wire == wire]
+        base = rows[0] if rows and rows[0].cpu else None
+        for contender in rows:
+            per = contender.per_chunk(events)
+            if per is None:
+                lines.append(f"| {wire} | {contender.label} | — | 0 | | | failed: {contender.error} |")
+                continue
+            ratio = paired_ratio(contender, base) if base else None
+            shown = "" if ratio is None else f"{ratio:.2f}x"
+            target, ok = "", None
+            if ratio is not None and contender is not base:
+                if contender.name in ("openai-llmstream", "anthropic-llmstream", "gemini-llmstream"):
+                    target, ok = "≤ 1.10x", ratio <= 1.10
+                elif contender.name == "openrouter-llmstream":
+                    target, ok = "≤ 2.0x", ratio <= 2.0
+                elif contender.name == "openai-raw":
+                    shown = f"{ratio:.2f}x ({1 / ratio:.1f}x less)"
+                    target, ok = "≥ 3x less", 1 / ratio >= 3.0
+            ours = by_name.get(f"{wire}-llmstream")
+            if contender.name == "openai-litellm" and ours is not None and ours.cpu:
+                versus = paired_ratio(contender, ours)
+                if versus is not None:
+                    shown += f" (llmstream {versus:.1f}x less)"
+                    target, ok = "llmstream ≥ 5x less", versus >= 5.0
+            if target:
+                targets.append((f"{wire}: {contender.label} {target}", ok))
+            lines.append(
+                f"| {wire} | {contender.label} | {per * 1e6:,.1f} | {len(contender.cpu)} | {shown} | {target} "
+                f"| {verdict(ok)} |"
+            )
+    lines.append("")
+    memory = extra.get("memory", {})
+    if "error" in memory:
+        lines.append(f"memory: failed: {memory['error']}")
+    elif memory:
+        ok = memory["ratio"] <= 3.0
+        targets.append(("memory: peak RSS growth ≤ 3x text", ok))
+        lines.append(
+            f"memory: {memory['chunks']:,} TEXT chunks into StreamingAccumulator: text "
+            f"{memory['text_bytes'] / 1e6:.2f} MB, peak RSS growth {memory['rss_growth_bytes'] / 1e6:.2f} MB = "
+            f"{memory['ratio']:.2f}x the text (target ≤ 3x: {verdict(ok)})"
+        )
+    imports = extra.get("imports", {})
+    if "error" in imports:
+        lines.append(f"import: failed: {imports['error']}")
+    elif imports:
+        ok = not imports["vendor_modules"]
+        targets.append(("import llmstream loads no vendor module", ok))
+        lines.append(
+            f"import llmstream: {imports['seconds'] * 1000:.0f} ms (fresh process, median of 5); vendor modules "
+            f"loaded: {', '.join(imports['vendor_modules']) or 'none'} (target none: {verdict(ok)}); third-party: "
+            f"{', '.join(imports['third_party']) or 'none'}; slowest: {'; '.join(imports['slowest'])}"
+        )
+    concurrency = extra.get("concurrency", {})
+    if "error" in concurrency:
+        lines.append(f"concurrency: failed: {concurrency['error']}")
+    elif concurrency:
+        ratio = concurrency["concurrent_cpu_per_event"] / concurrency["single_cpu_per_event"]
+        ok = concurrency["errors"] == 0 and concurrency["incomplete"] == 0 and ratio <= 1.2
+        targets.append(("concurrency: 0 errors, ≤ 1.2x a single stream", ok))
+        lines.append(
+            f"concurrency: {concurrency['streams']} async streams x {concurrency['chunks']} chunks at once (OpenAI "
+            f"async path): {concurrency['concurrent_cpu_per_event'] * 1e6:.1f} µs/chunk vs one stream at a time "
+            f"{concurrency['single_cpu_per_event'] * 1e6:.1f} µs/chunk = {ratio:.2f}x; errors "
+            f"{concurrency['errors']}, incomplete {concurrency['incomplete']} (target 0 errors, ≤ 1.2x: {verdict(ok)})"
+            + (f"; first errors: {concurrency['first_errors']}" if concurrency["first_errors"] else "")
+        )
+    equivalence = extra.get("equivalence", {})
+    if "error" in equivalence:
+        lines.append(f"raw path equivalence: failed: {equivalence['error']}")
+    elif equivalence:
+        targets.append(("raw OpenAI path: identical chunks and completion", equivalence["identical"]))
+        lines.append(
+            f"raw OpenAI path vs native, same stream ({equivalence['sync']['chunks']} chunks, sync and async, and an "
+            f"HTTP 404): identical chunks, completion and error: {verdict(equivalence['identical'])}"
+        )
+    layer = extra.get("layer", {})
+    if layer:
+        parts = [
+            f"{wire} {info['us_per_event']:.1f}" if "error" not in info else f"{wire} failed ({info['error']})"
+            for wire, info in layer.items()
+        ]
+        lines.append(
+            "llmstream's own layer (translate + accumulate + shell, replayed pre-decoded events), µs/chunk: "
+            + ", ".join(parts)
+        )
+    lines += [f"note: {note}" for note in notes]
+    lines.append("")
+    held = sum(1 for _, ok in targets if ok)
+    lines.append(f"targets: {held}/{len(targets)} hold" + "".join(f"\n  {verdict(ok):>3}  {t}" for t, ok in targets))
+    lines.append(f"bench wall time: {elapsed / 60:.1f} min")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs per contender (median)")
+    parser.add_argument("--litellm-rounds", type=int, default=3, help="runs for LiteLLM (~50 s each)")
+    parser.add_argument("--count", type=int, default=20000, help="text chunks per stream")
+    parser.add_argument("--only", default="openai,anthropic,gemini,openrouter", help="wires, comma-separated")
+    parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--streams", type=int, default=1000, help="concurrent async streams")
+    parser.add_argument("--stream-chunks", type=int, default=200, help="text chunks per concurrent stream")
+    parser.add_argument("--skip", default="", help="sections to skip: throughput,memory,imports,concurrency,"
+                        "equivalence,layer")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    args.only = [w for w in args.only.split(",") if w]
+    skip = set(args.skip.split(","))
+    began = time.monotonic()
+
+    server, url = start_server()
+    extra: dict[str, Any] = {}
+    contenders: list[Contender] = []
+    notes: list[str] = []
+    try:
+        if "imports" not in skip:
+            print("import time ...", flush=True)
+            extra["imports"] = import_time()
+        if "memory" not in skip:
+            print("memory ...", flush=True)
+            extra["memory"] = run_json([sys.executable, str(HERE / "memory.py")])
+        if "equivalence" not in skip:
+            print("raw path equivalence ...", flush=True)
+            extra["equivalence"] = run_json([sys.executable, str(HERE / "equivalence.py"), url, "2000"])
+        if "layer" not in skip:
+            print("llmstream layer ...", flush=True)
+            extra["layer"] = run_json([sys.executable, str(HERE / "layer.py"), url, str(min(args.count, 5000)), "7"])
+        if "throughput" not in skip:
+            print("throughput ...", flush=True)
+            contenders, notes = contenders_for(args, url)
+            throughput(contenders)
+        if "concurrency" not in skip:
+            print(f"concurrency: {args.streams} streams ...", flush=True)
+            extra["concurrency"] = run_json([
+                sys.executable, str(HERE / "concurrency.py"), url, str(args.streams), str(args.stream_chunks), "1",
+                "50",
+            ], timeout=1200)
+    finally:
+        for contender in contenders:
+            stop(contender)
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(10)
+    lines = report(args, contenders, notes, extra, time.monotonic() - began)
+    text = "\n".join(lines)
+    print()
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
