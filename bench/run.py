@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 LITELLM_VENV = HERE / ".venv-litellm"
 sys.path.insert(0, str(HERE))
 
@@ -164,7 +163,7 @@ def litellm_python() -> tuple[Path | None, str]:
         if check.returncode == 0:
             return python, ""
     base = shutil.which("python3") or sys.executable
-    print(f"creating {LITELLM_VENV.relative_to(ROOT)} (pip install litellm; once) ...", flush=True)
+    print(f"creating {LITELLM_VENV} (python3 -m venv + pip install litellm, once) ...", flush=True)
     try:
         subprocess.run([base, "-m", "venv", str(LITELLM_VENV)], check=True, capture_output=True, timeout=300)
         subprocess.run(

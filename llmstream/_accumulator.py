@@ -24,6 +24,33 @@ __all__ = ["StreamingAccumulator"]
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+#: Text pieces gathered before they are folded into one string. A str object costs ~50 bytes beyond
+#: its characters and a token is ~4 of them, so a long stream kept as one str per chunk would hold
+#: ~15x its text in memory; folded every _FOLD pieces it holds ~1x (2x while the final join runs).
+_FOLD = 512
+
+
+class _Pieces:
+    """Text gathered in lists and joined once at the end, folded as it grows so that memory stays
+    near the text's own size. Appending is amortized O(1); every character is copied twice."""
+
+    __slots__ = ("folded", "open")
+
+    def __init__(self) -> None:
+        self.folded: list[str] = []
+        self.open: list[str] = []
+
+    def append(self, piece: str) -> None:
+        self.open.append(piece)
+        if len(self.open) >= _FOLD:
+            self.fold()
+
+    def fold(self) -> None:
+        self.folded.append("".join(self.open))
+        self.open.clear()
+
+    def value(self) -> str:
+        return "".join([*self.folded, *self.open]) if self.folded else "".join(self.open)
 
 
 @attrs.define(slots=True)
@@ -42,12 +69,12 @@ class _CallBuilder:
 
 @attrs.define(slots=True)
 class _ReasoningBuilder:
-    texts: list[str] = attrs.field(factory=list)
+    texts: _Pieces = attrs.field(factory=_Pieces)
     signature: str | None = None
     redacted_data: str | None = None
 
     def build(self) -> ReasoningBlock:
-        return ReasoningBlock("".join(self.texts), self.signature, self.redacted_data)
+        return ReasoningBlock(self.texts.value(), self.signature, self.redacted_data)
 
 
 @attrs.define
@@ -62,7 +89,7 @@ class StreamingAccumulator:
     provider: str | None = None
     clock: Callable[[], float] = time.perf_counter
     started_at: float = attrs.field(default=None)
-    _text: list[str] = attrs.field(factory=list, init=False)
+    _text: _Pieces = attrs.field(factory=_Pieces, init=False)
     _refusal: list[str] = attrs.field(factory=list, init=False)
     _reasoning: list[_ReasoningBuilder] = attrs.field(factory=list, init=False)
     _calls: list[_CallBuilder] = attrs.field(factory=list, init=False)
@@ -86,7 +113,10 @@ class StreamingAccumulator:
         kind = chunk.type
         # Hot path first: text and argument fragments are nearly every chunk of a long stream.
         if kind is _TEXT:
-            self._text.append(chunk.text)
+            text = self._text.open
+            text.append(chunk.text)
+            if len(text) >= _FOLD:
+                self._text.fold()
         elif kind is _TOOL_DELTA:
             self._add_tool_fragment(chunk)
         elif kind is _REASONING:
@@ -188,7 +218,7 @@ class StreamingAccumulator:
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        return self._text.value()
 
     @property
     def chunks(self) -> int:
@@ -217,7 +247,7 @@ class StreamingAccumulator:
         blocks = [b.build() for b in self._reasoning]
         reasoning = "".join(b.text for b in blocks)
         return Completion(
-            text="".join(self._text),
+            text=self._text.value(),
             reasoning=reasoning,
             refusal="".join(self._refusal),
             tool_calls=tool_calls,

@@ -176,10 +176,13 @@ class Stream(_ShellBase):
                     break
                 translator = client._translator(request)
                 translate, accept = translator.translate, state.accept
+                # Iterator use with no callback and no pacing: nothing to deliver per chunk.
+                busy = self._options.on_start is not None or self._options.on_chunk is not None or state.pace
                 for event in native:
                     for chunk in translate(event):
                         for item in accept(chunk):
-                            self._deliver(item)
+                            if busy:
+                                self._deliver(item)
                             yield item
                 for item in state.finish(translator):
                     self._deliver(item)
@@ -293,10 +296,13 @@ class AsyncStream(_ShellBase):
                     break
                 translator = client._translator(request)
                 translate, accept = translator.translate, state.accept
+                # Iterator use with no callback and no pacing: nothing to deliver per chunk.
+                busy = self._options.on_start is not None or self._options.on_chunk is not None or state.pace
                 async for event in native:
                     for chunk in translate(event):
                         for item in accept(chunk):
-                            await self._deliver(item)
+                            if busy:
+                                await self._deliver(item)
                             yield item
                 for item in state.finish(translator):
                     await self._deliver(item)

@@ -23,7 +23,7 @@ from .._errors import (
     StreamTimeoutError,
 )
 from .._policy import Request, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage, text_chunk
 from ._native import AsyncNative, http_timeout
 
 __all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]
@@ -92,7 +92,7 @@ class AnthropicTranslator:
             delta_kind = delta.type if delta is not None else None
             if delta_kind == "text_delta":
                 text = delta.text
-                return (StreamedChunk(_TEXT, text, raw=event),) if text else _NO_CHUNKS
+                return (text_chunk(text, event),) if text else _NO_CHUNKS
             return self._delta(event, delta, delta_kind)
         if kind == "content_block_start":
             return self._block_start(event)

@@ -31,7 +31,7 @@ from .._errors import (
     ServerError,
 )
 from .._policy import Request, Settings, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage
+from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._native import AsyncNative, http_timeout
 
@@ -81,7 +81,7 @@ class GeminiTranslator:
                 text = part.text
                 # The hot path: a plain answer-text part.
                 if text and not part.thought and part.thought_signature is None and not part.function_call:
-                    out.append(StreamedChunk(_TEXT, text, raw=event))
+                    out.append(text_chunk(text, event))
                 else:
                     self._part(part, event, out)
         usage = event.usage_metadata

@@ -8,7 +8,7 @@ from typing import Any
 from .._client import BaseClient, import_sdk
 from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
 from .._policy import Request, error_for_status
-from .._types import ChunkType, StreamedChunk
+from .._types import ChunkType, StreamedChunk, text_chunk
 from ._native import AsyncNative, http_timeout
 from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
 
@@ -45,7 +45,7 @@ class OpenAITranslator:
                 and not delta.__pydantic_extra__
                 and delta.refusal is None
             ):
-                return (StreamedChunk(_TEXT, delta.content, raw=chunk),)
+                return (text_chunk(delta.content, chunk),)
         out: list[StreamedChunk] = []
         if not wire.started:
             out.append(wire.start(chunk.id, chunk.model, chunk))

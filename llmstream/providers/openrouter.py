@@ -16,7 +16,7 @@ from typing import Any
 from .._client import BaseClient
 from .._errors import InBandError, LLMStreamError, MalformedStreamError
 from .._policy import Request, error_for_status
-from .._types import ChunkType, StreamedChunk
+from .._types import ChunkType, StreamedChunk, text_chunk
 from ..sse import SSEDecoder
 from ._native import http_timeout, shutdown_response
 from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
@@ -120,7 +120,7 @@ class OpenRouterTranslator:
                 and not delta.get("refusal")
             ):
                 content = delta.get("content")
-                return (StreamedChunk(_TEXT, content, raw=chunk),) if content else ()
+                return (text_chunk(content, chunk),) if content else ()
         out: list[StreamedChunk] = []
         if not wire.started:
             out.append(wire.start(chunk.get("id"), chunk.get("model"), chunk))
