@@ -36,7 +36,7 @@ async def _main(url: str, streams: int, chunks: int, rounds: int, sequential: in
     from llmstream import Conversation
 
     client = llmstream.OpenAIClient(
-        "gpt-4o-mini", api_key="sk-bench-not-a-real-key", base_url=f"{url}/openai/{chunks}/v1", max_retries=0,
+        "gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=f"{url}/openai/{chunks}/v1", max_retries=0,
         timeout=60.0,
     )
     conversation = Conversation().user("Write about rivers.")

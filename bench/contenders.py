@@ -23,7 +23,7 @@ __all__ = ["CONTENDERS", "make"]
 
 _PROMPT = "Write a long essay about rivers, then call the tools."
 _MESSAGES = [{"role": "user", "content": _PROMPT}]
-_KEY = "sk-bench-not-a-real-key"
+_KEY = "sk" "-bench-not-a-real-key"
 
 Runner = Callable[[], Any]
 

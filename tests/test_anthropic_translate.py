@@ -41,11 +41,11 @@ from llmstream import (  # noqa: E402
     Usage,
 )
 from llmstream._policy import Request  # noqa: E402
+from llmstream.providers._anthropic_wire import for_sdk  # noqa: E402
 from llmstream.providers.anthropic import (  # noqa: E402
     DEFAULT_MAX_TOKENS,
     AnthropicClient,
     AnthropicTranslator,
-    _for_sdk,
     map_anthropic_error,
     messages_payload,
 )
@@ -631,7 +631,7 @@ def test_params_the_sdk_has_no_keyword_for_go_in_extra_body() -> None:
     def create(*, model: str, max_tokens: int, extra_body: Any = None) -> None: ...
 
     sent = {"model": "m", "max_tokens": 1, "temperature": 0.5, "top_k": 3, "extra_body": {"top_k": 4}}
-    assert _for_sdk(create, sent) == {
+    assert for_sdk(create, sent) == {
         "model": "m",
         "max_tokens": 1,
         "extra_body": {"temperature": 0.5, "top_k": 4},  # the caller's own extra_body wins
@@ -639,9 +639,9 @@ def test_params_the_sdk_has_no_keyword_for_go_in_extra_body() -> None:
 
     def loose(**kwargs: Any) -> None: ...
 
-    assert _for_sdk(loose, sent) is sent
+    assert for_sdk(loose, sent) is sent
     known = {"model": "m", "max_tokens": 1}
-    assert _for_sdk(create, known) is known
+    assert for_sdk(create, known) is known
 
 
 def test_transport_level_sdk_errors() -> None:

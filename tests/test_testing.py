@@ -115,9 +115,9 @@ def test_vcr_replays_a_cassette_in_a_users_suite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9cD1f",
-        "sk-ant-api03-" + "x" * 40,
-        "sk-or-v1-" + "0123456789abcdef" * 4,
+        "sk" "-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9cD1f",
+        "sk" "-ant-api03-" + "x" * 40,
+        "sk" "-or-v1-" + "0123456789abcdef" * 4,
         "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2",
         '{"key": "AIza' + "SyD4k3Qm9xVb7Ln2Wp5Rt8Yc1Hf6Jg0Ks3E" + '"}',
         "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload",
@@ -146,9 +146,9 @@ def test_assert_no_secrets_names_file_and_key(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text("interactions: []\n")
     bad = tmp_path / "sub" / "leak.yaml"
     bad.parent.mkdir()
-    bad.write_text("headers:\n  x-api-key: sk-ant-api03-" + "q" * 30 + "\n")
+    bad.write_text("headers:\n  x-api-key: sk" "-ant-api03-" + "q" * 30 + "\n")
     assert_no_secrets(tmp_path / "ok.yaml")
-    with pytest.raises(AssertionError, match=r"leak\.yaml: sk-ant-api03…"):
+    with pytest.raises(AssertionError, match=r"leak\.yaml: sk" "-ant-api03…"):
         assert_no_secrets(tmp_path)
 
 

@@ -7,14 +7,11 @@ dispatches on the ``type`` strings, never on ``isinstance``, and ignores what it
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from .._client import BaseClient, import_sdk
-from .._conversation import Conversation, Message
 from .._errors import (
     InBandError,
     LLMStreamError,
@@ -23,7 +20,8 @@ from .._errors import (
     StreamTimeoutError,
 )
 from .._policy import Request, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage, text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
+from ._anthropic_wire import for_sdk, messages_payload, tools_payload
 from ._native import AsyncNative, http_timeout
 
 __all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]
@@ -239,90 +237,6 @@ def _in_band(error: Any, body: Any = None, fallback: str = "error event in the s
     return InBandError(f"{code}: {text}" if code else text, code=code, body=body)
 
 
-# -- the request --------------------------------------------------------------------------------
-
-
-def tools_payload(tools: tuple[Tool, ...]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tool in tools:
-        entry: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
-        if tool.description:
-            entry["description"] = tool.description
-        out.append(entry)
-    return out
-
-
-def _content(message: Message) -> list[dict[str, Any]]:
-    """One message as Anthropic content blocks."""
-    if message.role == "tool":
-        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
-        result["content"] = message.content
-        if message.is_error:
-            result["is_error"] = True
-        return [result]
-    if message.role == "user":
-        return [{"type": "text", "text": message.content}]
-    blocks: list[dict[str, Any]] = []
-    # Thinking first: the API checks that an assistant turn with tool use starts with its thinking.
-    for reasoning in message.reasoning_blocks:
-        if reasoning.redacted_data is not None:
-            blocks.append({"type": "redacted_thinking", "data": reasoning.redacted_data})
-        elif reasoning.signature:  # unsigned thinking (another provider's) would be rejected
-            blocks.append({"type": "thinking", "thinking": reasoning.text, "signature": reasoning.signature})
-    if message.content:
-        blocks.append({"type": "text", "text": message.content})
-    for call in message.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
-    return blocks
-
-
-def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
-    """Messages API turns. System messages go to ``system``; tool results are user turns; and
-    consecutive turns of one role are merged, since the API requires user/assistant alternation."""
-    out: list[dict[str, Any]] = []
-    for message in conversation.messages:
-        if message.role == "system":
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _content(message)
-        if not blocks:  # an empty assistant turn: the API rejects empty content
-            continue
-        if out and out[-1]["role"] == role:
-            previous = out[-1]
-            if isinstance(previous["content"], str):
-                previous["content"] = [{"type": "text", "text": previous["content"]}]
-            previous["content"].extend(blocks)
-        elif message.role == "user":
-            out.append({"role": role, "content": message.content})  # plain text stays a string
-        else:
-            out.append({"role": role, "content": blocks})
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _keywords(function: Any) -> frozenset[str] | None:
-    """The keyword names an SDK method takes; None when it takes ``**kwargs``."""
-    parameters = inspect.signature(function).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return frozenset(p.name for p in parameters)
-
-
-def _for_sdk(create: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Move what this SDK version's ``create()`` has no keyword for into ``extra_body``.
-
-    Recent SDKs dropped ``temperature``/``top_p``/``top_k`` from the signature (and raise
-    TypeError on them) while the API still takes them; new API fields may predate their keyword.
-    """
-    accepted = _keywords(getattr(create, "__func__", create))
-    if accepted is None or accepted.issuperset(params):
-        return params
-    known = {k: v for k, v in params.items() if k in accepted}
-    unknown = {k: v for k, v in params.items() if k not in accepted}
-    known["extra_body"] = {**unknown, **(params.get("extra_body") or {})}
-    return known
-
-
 # -- errors -------------------------------------------------------------------------------------
 
 
@@ -400,11 +314,11 @@ class AnthropicClient(BaseClient):
 
     def _open(self, request: Request) -> Any:
         create = self.sdk.messages.create
-        return create(**_for_sdk(create, self._params(request)))
+        return create(**for_sdk(create, self._params(request)))
 
     async def _aopen(self, request: Request) -> AsyncNative:
         create = self.async_sdk.messages.create
-        stream = await create(**_for_sdk(create, self._params(request)))
+        stream = await create(**for_sdk(create, self._params(request)))
         return AsyncNative(stream, stream.close, response=stream.response)
 
     def _translator(self, request: Request) -> AnthropicTranslator:

@@ -1,0 +1,97 @@
+"""Anthropic request conversion, sans-IO: a Conversation and tools in the Messages API shape.
+
+Kept apart from ``anthropic`` (the stream adapter) so each module stays small; nothing here imports
+the SDK.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from .._conversation import Conversation, Message
+from .._types import Tool
+
+__all__ = ["for_sdk", "messages_payload", "tools_payload"]
+
+
+def tools_payload(tools: tuple[Tool, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        entry: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
+        if tool.description:
+            entry["description"] = tool.description
+        out.append(entry)
+    return out
+
+
+def _content(message: Message) -> list[dict[str, Any]]:
+    """One message as Anthropic content blocks."""
+    if message.role == "tool":
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
+        result["content"] = message.content
+        if message.is_error:
+            result["is_error"] = True
+        return [result]
+    if message.role == "user":
+        return [{"type": "text", "text": message.content}]
+    blocks: list[dict[str, Any]] = []
+    # Thinking first: the API checks that an assistant turn with tool use starts with its thinking.
+    for reasoning in message.reasoning_blocks:
+        if reasoning.redacted_data is not None:
+            blocks.append({"type": "redacted_thinking", "data": reasoning.redacted_data})
+        elif reasoning.signature:  # unsigned thinking (another provider's) would be rejected
+            blocks.append({"type": "thinking", "thinking": reasoning.text, "signature": reasoning.signature})
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.args})
+    return blocks
+
+
+def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
+    """Messages API turns. System messages go to ``system``; tool results are user turns; and
+    consecutive turns of one role are merged, since the API requires user/assistant alternation."""
+    out: list[dict[str, Any]] = []
+    for message in conversation.messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _content(message)
+        if not blocks:  # an empty assistant turn: the API rejects empty content
+            continue
+        if out and out[-1]["role"] == role:
+            previous = out[-1]
+            if isinstance(previous["content"], str):
+                previous["content"] = [{"type": "text", "text": previous["content"]}]
+            previous["content"].extend(blocks)
+        elif message.role == "user":
+            out.append({"role": role, "content": message.content})  # plain text stays a string
+        else:
+            out.append({"role": role, "content": blocks})
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _keywords(function: Any) -> frozenset[str] | None:
+    """The keyword names an SDK method takes; None when it takes ``**kwargs``."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+def for_sdk(create: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Move what this SDK version's ``create()`` has no keyword for into ``extra_body``.
+
+    Recent SDKs dropped ``temperature``/``top_p``/``top_k`` from the signature (and raise
+    TypeError on them) while the API still takes them; new API fields may predate their keyword.
+    """
+    accepted = _keywords(getattr(create, "__func__", create))
+    if accepted is None or accepted.issuperset(params):
+        return params
+    known = {k: v for k, v in params.items() if k in accepted}
+    unknown = {k: v for k, v in params.items() if k not in accepted}
+    known["extra_body"] = {**unknown, **(params.get("extra_body") or {})}
+    return known
