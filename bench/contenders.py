@@ -133,9 +133,10 @@ def llmstream_openai(url: str, count: int) -> Runner:
 
 
 def llmstream_openai_raw(url: str, count: int) -> Runner:
-    from raw_openai import RawOpenAIClient
+    import llmstream
 
-    return _llmstream(RawOpenAIClient("gpt-4o-mini", api_key=_KEY, base_url=_base(url, "openai", count) + "/v1"))
+    base_url = _base(url, "openai", count) + "/v1"
+    return _llmstream(llmstream.OpenAIClient("gpt-4o-mini", api_key=_KEY, base_url=base_url, sdk_models=False))
 
 
 def llmstream_anthropic(url: str, count: int) -> Runner:

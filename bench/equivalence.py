@@ -1,7 +1,8 @@
-"""Does the raw OpenAI path give what the native SDK path gives? Run in a fresh process.
+"""Does the fast OpenAI path give what the SDK path gives? Run in a fresh process.
 
 ``python bench/equivalence.py URL CHUNKS`` streams the same OpenAI body through ``OpenAIClient`` (the
-SDK's models) and ``RawOpenAIClient`` (bench/raw_openai.py), sync and async, and compares the chunk
+SDK's models) and ``OpenAIClient(sdk_models=False)`` (llmstream decodes the body), sync and async, and
+compares the chunk
 sequences (``StreamedChunk`` equality ignores ``raw``) and the completions (ignoring ``stats``, which
 hold timings). Prints JSON.
 """
@@ -17,8 +18,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _client(cls: Any, url: str, chunks: int) -> Any:
-    return cls("gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=f"{url}/openai/{chunks}/v1")
+def _client(sdk_models: bool, url: str, chunks: int, **options: Any) -> Any:
+    from llmstream import OpenAIClient
+
+    return OpenAIClient(
+        "gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=url.format(chunks=chunks), sdk_models=sdk_models,
+        **options,
+    )
 
 
 def _sync(client: Any, conversation: Any) -> tuple[list[Any], Any]:
@@ -36,16 +42,15 @@ async def _async(client: Any, conversation: Any) -> tuple[list[Any], Any]:
 
 def main(url: str, count: int) -> None:
     import attrs
-    from raw_openai import RawOpenAIClient
 
-    from llmstream import Conversation, OpenAIClient, StreamStats
+    from llmstream import Conversation, StreamStats
 
     conversation = Conversation().user("Write about rivers, then call the tools.")
     results: dict[str, Any] = {}
     for mode in ("sync", "async"):
         runs = []
-        for cls in (OpenAIClient, RawOpenAIClient):
-            client = _client(cls, url, count)
+        for sdk_models in (True, False):
+            client = _client(sdk_models, url + "/openai/{chunks}/v1", count)
             if mode == "sync":
                 runs.append(_sync(client, conversation))
             else:
@@ -64,8 +69,8 @@ def main(url: str, count: int) -> None:
             "finish_reason": str(native.finish_reason),
         }
     errors = []
-    for cls in (OpenAIClient, RawOpenAIClient):  # an HTTP error status: the SDK raises, llmstream maps
-        client = cls("gpt-4o-mini", api_key="sk" "-bench-not-a-real-key", base_url=f"{url}/nowhere/v1", max_retries=0)
+    for sdk_models in (True, False):  # an HTTP error status: the SDK raises, llmstream maps
+        client = _client(sdk_models, url + "/nowhere/v1", count, max_retries=0)
         try:
             _sync(client, conversation)
             errors.append("no error")

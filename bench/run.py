@@ -184,7 +184,7 @@ WIRE_ROWS = {
     "openai": [
         ("openai-sdk", "openai SDK iterator, bare (baseline)"),
         ("openai-llmstream", "llmstream OpenAIClient"),
-        ("openai-raw", "llmstream raw OpenAI path (bench/raw_openai.py)"),
+        ("openai-raw", "llmstream OpenAIClient(sdk_models=False)"),
         ("openai-litellm", "LiteLLM completion(stream) + stream_chunk_builder"),
     ],
     "anthropic": [

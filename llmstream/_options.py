@@ -17,7 +17,9 @@ class Processor(Protocol):
     """Rewrites the chunk stream: each chunk in, zero or more chunks out.
 
     Optional members the shells honour: ``flush()`` (chunks still owed at the end of the stream),
-    ``reset()`` (a retry starts over) and ``delay`` (seconds to pause before each TEXT chunk).
+    ``reset()`` (a retry starts over), ``delay`` (seconds to pause before each TEXT chunk) and
+    ``ended`` (true once the processor has ended the answer: the shells then stop reading the
+    vendor stream and close its connection, so that no more tokens are generated or paid for).
     """
 
     def process(self, chunk: Any) -> Iterable[Any]: ...

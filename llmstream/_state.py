@@ -28,8 +28,8 @@ class StreamState:
     """Sans-IO bookkeeping of one stream across its attempts: what to deliver, what to hold."""
 
     __slots__ = (
-        "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "expired", "held", "max_chars",
-        "pace", "processors", "provider",
+        "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired", "held",
+        "max_chars", "pace", "processors", "provider",
     )
 
     def __init__(self, provider: str, settings: Settings, processors: Sequence[Processor] = ()):
@@ -39,6 +39,7 @@ class StreamState:
         self.attempt = 0
         self.cancelled = False
         self.expired = False  # set by the total_timeout watchdog
+        self.ended = False  # a processor ended the answer: stop reading the vendor stream
         self.delivered = False
         self.chars = 0
         self.held: list[StreamedChunk] = []
@@ -62,6 +63,7 @@ class StreamState:
 
     def restart(self) -> None:
         self.attempt += 1
+        self.ended = False
         self.held = []
         self.chars = 0
         self.acc = StreamingAccumulator(provider=self.provider, started_at=self.acc.started_at)
@@ -81,6 +83,7 @@ class StreamState:
         due: list[StreamedChunk] = []
         for item in self._processed([chunk]):
             due.extend(self._accept(item))
+        self.ended = any(getattr(processor, "ended", False) for processor in self.processors)
         return tuple(due)
 
     def _accept(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:

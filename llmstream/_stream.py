@@ -184,6 +184,8 @@ class Stream(_ShellBase):
                             if busy:
                                 self._deliver(item)
                             yield item
+                    if state.ended:
+                        break
                 for item in state.finish(translator):
                     self._deliver(item)
                     yield item
@@ -304,6 +306,8 @@ class AsyncStream(_ShellBase):
                             if busy:
                                 await self._deliver(item)
                             yield item
+                    if state.ended:
+                        break
                 for item in state.finish(translator):
                     await self._deliver(item)
                     yield item

@@ -113,10 +113,11 @@ class ContentFilter(Processor):
     - ``mode="mask"``: each match is replaced by ``mask``.
     - ``mode="block"``: the text before the match is delivered, then a STOP chunk with
       ``FinishReason.CONTENT_FILTER`` (``raw_finish_reason`` ``"llmstream.ContentFilter"``) ends the
-      answer: every later content chunk (text, reasoning, tool calls, the vendor's STOP) is dropped;
-      USAGE still passes so token accounting stays right. No error is raised, so ``on_complete``
-      sees a completion whose ``finish_reason`` says why it ended. The provider stream is still read
-      to its end; break on that STOP chunk to stop paying for tokens.
+      answer: every later content chunk (text, reasoning, tool calls, the vendor's STOP) is dropped.
+      No error is raised, so ``on_complete`` sees a completion whose ``finish_reason`` says why it
+      ended. The stream then stops reading the provider and closes the connection, so the provider
+      stops generating (and billing) tokens; a USAGE the provider would only have sent at the end
+      (OpenAI wire, Anthropic's output count) is therefore missing or partial.
 
     TEXT only by default; ``reasoning=True`` filters REASONING text too.
     """
@@ -137,6 +138,11 @@ class ContentFilter(Processor):
         if self.max_pattern_len < 1:
             raise ValueError("ContentFilter max_pattern_len must be >= 1")
         self._compiled = tuple(_compile(p, self.max_pattern_len) for p in self.patterns)
+
+    @property
+    def ended(self) -> bool:
+        """A block ended the answer: the stream stops reading the provider (see :class:`Processor`)."""
+        return self.blocked
 
     def reset(self) -> None:
         self._buf = ""

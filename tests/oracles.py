@@ -665,12 +665,14 @@ def served(rec: Recording, pieces: list[bytes] | None = None) -> Any:
     return Scripted(status=rec.status, headers=headers, chunks=[rec.raw_body])
 
 
-def llmstream_client(rec: Recording, server: Any) -> Any:
+def llmstream_client(rec: Recording, server: Any, **options: Any) -> Any:
     """The real llmstream client of the recording's wire, pointed at the loopback server; no retries."""
     import llmstream
 
     base_url = server.url + BASE_PATHS[rec.wire]
-    return llmstream.client(f"{rec.wire}:{rec.model}", api_key="replay-key", base_url=base_url, max_retries=0)
+    return llmstream.client(
+        f"{rec.wire}:{rec.model}", api_key="replay-key", base_url=base_url, max_retries=0, **options
+    )
 
 
 def differences(completion: Any, expected: Expected) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -20,11 +21,13 @@ from llmstream import (
     AuthenticationError,
     BadRequestError,
     BaseClient,
+    ContentFilter,
     FinishReason,
     InBandError,
     MalformedStreamError,
     RateLimitError,
     ServerError,
+    StreamingOptions,
     StreamInterruptedError,
     StreamTimeoutError,
 )
@@ -62,6 +65,10 @@ def _openai(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk" "-test", base_url=url + "/v1", **kw)
 
 
+def _openai_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk" "-test", base_url=url + "/v1", sdk_models=False, **kw)
+
+
 def _openrouter(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.OpenRouterClient("openai/gpt-4o", api_key="sk" "-or-test", base_url=url + "/api/v1", **kw)
 
@@ -83,6 +90,9 @@ _OPENROUTER_ERROR = {
 WIRES = [
     Wire("openai", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
          b'data: {"error": {"message": "overloaded", "code": "overloaded"}}\n\n', b"data: {oops\n\n", _openai),
+    Wire("openai-sdk_models=False", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
+         b'data: {"error": {"message": "overloaded", "code": "overloaded"}}\n\n', b"data: {oops\n\n",
+         _openai_own_decoding),
     Wire("openrouter", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
          sse_frame(_OPENROUTER_ERROR), b"data: {oops\n\n", _openrouter),
     Wire("anthropic", "anthropic", lambda p: anthropic_stream(anthropic_text_events(p)), 3,
@@ -179,9 +189,10 @@ def test_malformed_frame(wire: Wire, loopback: LoopbackServer, mode: str) -> Non
     frames = wire.frames(PIECES)
     cut = wire.prefix + 2
     loopback.enqueue(Scripted(chunks=[*frames[:cut], wire.malformed, *frames[cut:]]))
-    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    client = client_for(wire, loopback)
+    error, seen = failure(client, "hi", mode)
     assert isinstance(error, MalformedStreamError), repr(error)
-    assert wire.name in str(error)
+    assert f"[{client.provider}]" in str(error)  # names the provider
     assert_partial(error, seen, "Alpha beta ")
 
 
@@ -193,6 +204,21 @@ def test_in_band_error(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
     assert isinstance(error, (InBandError, ServerError)), repr(error)
     assert_partial(error, seen, "Alpha beta ")
     assert len(loopback.requests) == 1  # never a retry after content was delivered
+
+
+def test_content_filter_block_stops_reading_and_closes_the_connection(
+    wire: Wire, loopback: LoopbackServer, mode: str
+) -> None:
+    # The server stalls after the blocked word: a stream that kept reading would never finish
+    # (pytest-timeout would catch the hang; idle_timeout is far beyond it).
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES), stall_after=wire.prefix + 2))
+    client = client_for(wire, loopback, idle_timeout=3600.0)
+    options = StreamingOptions(processors=[ContentFilter(["beta"], mode="block")])
+    completion = complete(client, "hi", mode, options=options)
+    assert completion.text == "Alpha "
+    assert completion.finish_reason == FinishReason.CONTENT_FILTER and completion.error is None
+    assert loopback.wait_idle(timeout=10.0)
+    assert loopback.open_connections == 0
 
 
 def test_truncated_utf8(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
@@ -246,6 +272,47 @@ def test_hundred_cancelled_streams_leave_no_socket_open(wire: Wire, loopback: Lo
     assert loopback.wait_idle(timeout=10.0)
     assert loopback.open_connections == 0
     assert _open_fds() <= before
+
+
+def _suspended_async_generators() -> list[str]:
+    return [
+        g.__qualname__ for g in gc.get_objects() if isinstance(g, types.AsyncGeneratorType) and g.ag_frame is not None
+    ]
+
+
+@pytest.mark.parametrize("how", ["break", "error"])
+def test_closed_async_stream_leaves_no_generator_to_the_garbage_collector(
+    wire: Wire, loopback: LoopbackServer, how: str
+) -> None:
+    # A vendor chain left suspended is finalized later by whatever thread runs the collector; its
+    # ``finally: await ...`` blocks then fail ("async generator already executing", seen in CI).
+    client = client_for(wire, loopback)
+    frames = wire.frames(PIECES)
+    loopback.enqueue(Scripted(chunks=frames, stall_after=wire.prefix + 2))
+    left: list[str] = []
+
+    async def run() -> None:
+        gc.collect()
+        gc.disable()  # nothing may be collected between the close and the count
+        try:
+            before = set(_suspended_async_generators())
+            async with client.astream("hi") as stream:
+                async for chunk in stream:
+                    if chunk.text:
+                        if how == "error":
+                            raise KeyError("caller failure")
+                        break
+        except KeyError:
+            pass
+        finally:
+            left.extend(name for name in _suspended_async_generators() if name not in before)
+            gc.enable()
+        assert stream.completion.text == "Alpha "
+        await client.aclose()
+
+    asyncio.run(run())
+    client.close()
+    assert left == []
 
 
 def test_garbage_collected_stream_closes_its_connection(loopback: LoopbackServer) -> None:

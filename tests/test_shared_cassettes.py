@@ -34,7 +34,7 @@ if not SHARED_CASSETTES.is_dir():
 
 from llmstream import ChunkType, Completion, ConfigurationError, FinishReason, InBandError, LLMStreamError
 from llmstream.testing import replay
-from tests.helpers import complete
+from tests.helpers import collect, complete
 from tests.loopback import LoopbackServer
 from tests.oracles import (
     Expected,
@@ -107,6 +107,37 @@ def test_replay_equals_vendor_accumulator(rec: Recording, server: LoopbackServer
     assert isinstance(result, Completion), f"{rec.id}: the stream failed: {result!r}"
     assert result.error is None and result.provider == rec.wire
     expect_matches(result, expected)
+
+
+OPENAI_SDK_WIRE = [rec for rec in STREAMED if rec.wire == "openai"]
+
+
+def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: bool) -> Any:
+    """Chunks and completion (stats aside), or the error: what a caller can observe of one stream."""
+    server.default = served(rec)
+    try:
+        chunks, completion = collect(llmstream_client(rec, server, sdk_models=sdk_models), "replay", mode)
+    except LLMStreamError as error:
+        return type(error), str(error), getattr(error, "status_code", None), error.provider
+    return chunks, _observable(completion)
+
+
+@pytest.mark.parametrize("rec", OPENAI_SDK_WIRE, ids=[rec.id for rec in OPENAI_SDK_WIRE])
+def test_llmstream_decoding_equals_the_sdk_path(rec: Recording, server: LoopbackServer, mode: str) -> None:
+    """``OpenAIClient(sdk_models=False)`` (llmstream decodes the body; the SDK sends the request and
+    raises its errors) gives the same chunks, completion or error as the SDK's own iterator."""
+    sdk = _both_paths(rec, server, mode, sdk_models=True)
+    own = _both_paths(rec, server, mode, sdk_models=False)
+    assert own == sdk
+    if isinstance(own[0], list):
+        raws = [chunk.raw for chunk in own[0] if chunk.raw is not None]  # synthesized chunks have none
+        assert raws and all(isinstance(raw, dict) for raw in raws)  # really the dict path
+
+
+def _observable(completion: Completion) -> tuple[Any, ...]:
+    return tuple(getattr(completion, name) for name in (
+        "text", "reasoning", "refusal", "tool_calls", "usage", "finish_reason", "raw_finish_reason", "model", "id",
+        "provider", "error", "reasoning_blocks"))
 
 
 # -- the oracles themselves ---------------------------------------------------------------------------

@@ -9,26 +9,47 @@ from typing import Any
 
 from .._policy import Settings
 
-__all__ = ["AsyncNative", "hard_cancel", "http_timeout", "shutdown_response"]
+__all__ = ["AsyncNative", "hard_cancel", "http_timeout", "run_down", "shutdown_response"]
 
 
 class AsyncNative:
-    """An async vendor stream: iterate it, ``await aclose()`` it, ``cancel()`` it from any thread."""
+    """An async vendor stream: iterate it, ``await aclose()`` it, ``cancel()`` it from any thread.
+
+    It holds one iterator for the stream's whole life, so that closing can run that iterator's
+    generator chain down (see :func:`run_down`) instead of leaving it to the garbage collector.
+    """
 
     __slots__ = ("_aclose", "_events", "response")
 
     def __init__(
         self, events: AsyncIterable[Any], aclose: Callable[[], Awaitable[Any]], response: Any = None
     ) -> None:
-        self._events = events
+        self._events = events.__aiter__()
         self._aclose = aclose
         self.response = response
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        return self._events.__aiter__()
+        return self._events
 
     async def aclose(self) -> None:
-        await self._aclose()
+        await self._aclose()  # the vendor's own close: the response and its connection
+        await run_down(self._events)
+
+
+async def run_down(events: AsyncIterator[Any]) -> None:
+    """End every generator of an async vendor stream whose connection is already closed.
+
+    ``aclose()`` on an async generator ends that generator only: an ``async for`` does not close
+    what it iterates, so a vendor stream closed half-way leaves its inner generators (SSE decoder,
+    httpx2 byte iterators, httpcore2's body reader) suspended in reference cycles. The garbage
+    collector later hands them to the event loop's finalizer, from whichever thread it runs in and
+    possibly after the loop is gone, where their ``finally`` blocks (which ``await``) fail with
+    "async generator already executing". Reading on from the closed connection raises in the
+    innermost generator instead, and that exception ends every frame of the chain here and now.
+    """
+    with contextlib.suppress(Exception):  # the read error that ends the chain, or a reader in another task
+        async for _ in events:
+            pass
 
 
 def shutdown_response(response: Any) -> bool:

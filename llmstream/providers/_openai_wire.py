@@ -1,6 +1,6 @@
 """The OpenAI chat-completions wire, sans-IO: shared by the OpenAI SDK path (pydantic chunks) and
-the OpenRouter path (plain dicts). Only field extraction differs between the two; the rules for
-tool-call keys, finish reasons and usage live here once.
+the dict path of ``_openai_events`` (OpenRouter, ``sdk_models=False``). Only field extraction
+differs between the two; the rules for tool-call keys, finish reasons and usage live here once.
 """
 
 from __future__ import annotations

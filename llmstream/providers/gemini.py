@@ -248,8 +248,8 @@ class _GeminiStream:
 
 
 class _AsyncGeminiStream(AsyncNative):
-    """The SDK's async generator. Closing it leaves the SDK's inner generators, which hold the HTTP
-    response, to the event loop's finalizer (later): ``aclose()`` closes the captured response now.
+    """The SDK's async generator. ``aclose()`` closes the captured HTTP response, then runs the SDK's
+    generator chain down (its own ``aclose`` would end only the outermost generator).
     ``response`` also lets the shells' ``hard_cancel`` shut its socket down from any thread."""
 
     __slots__ = ("_native", "settings")
@@ -272,11 +272,12 @@ class _AsyncGeminiStream(AsyncNative):
             yield event
 
     async def _close(self) -> None:
-        for closer in (self._events.aclose, self._native.aclose):  # type: ignore[attr-defined]
-            with contextlib.suppress(RuntimeError):  # running in another task: closing the response ends it
-                await closer()
         if self.response is not None:
-            await self.response.aclose()
+            await self.response.aclose()  # AsyncNative.aclose then runs the SDK's generators down
+            return
+        for closer in (self._events.aclose, self._native.aclose):  # type: ignore[attr-defined]
+            with contextlib.suppress(RuntimeError):  # running in another task: its own error ends it
+                await closer()  # nothing was sent yet: never let run_down start the request
 
 
 class GeminiClient(BaseClient):

@@ -10,6 +10,7 @@ from .._errors import InBandError, LLMStreamError, StreamInterruptedError, Strea
 from .._policy import Request, error_for_status
 from .._types import ChunkType, StreamedChunk, text_chunk
 from ._native import AsyncNative, http_timeout
+from ._openai_events import EventResponse, OpenAIEventTranslator
 from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
 
 __all__ = ["OpenAIClient", "OpenAITranslator", "map_openai_error"]
@@ -118,13 +119,19 @@ class OpenAIClient(BaseClient):
 
     Keys come from ``api_key`` or ``OPENAI_API_KEY``. With a custom ``base_url`` a key is optional
     (local servers such as vLLM or Ollama need none).
+
+    ``sdk_models=False`` is the fast path: the SDK still builds and sends the request, authenticates
+    and raises its errors, but the body is decoded by llmstream (its SSE decoder, one ``json.loads``
+    per event, a dict translator) instead of the SDK building a pydantic model per chunk: about 5x
+    less CPU per chunk, the same chunks and completion. ``chunk.raw`` is then the event's dict.
     """
 
     provider = "openai"
     env_keys = ("OPENAI_API_KEY",)
 
-    def __init__(self, model: str, **kwargs: Any) -> None:
+    def __init__(self, model: str, *, sdk_models: bool = True, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
+        self.sdk_models = sdk_models
         # A server named by OPENAI_BASE_URL (vLLM, Ollama) is as custom as one passed as base_url.
         self._custom_endpoint = self.base_url is not None or bool(os.environ.get("OPENAI_BASE_URL"))
         self.key_optional = self._custom_endpoint  # type: ignore[misc]
@@ -161,14 +168,25 @@ class OpenAIClient(BaseClient):
         return params
 
     def _open(self, request: Request) -> Any:
-        return self.sdk.chat.completions.create(**self._params(request))
+        completions = self.sdk.chat.completions
+        if self.sdk_models:
+            return completions.create(**self._params(request))
+        # Entering sends the request and raises the SDK's error for a bad status; closing the
+        # httpx2 response is all its context manager's exit would do.
+        response = completions.with_streaming_response.create(**self._params(request)).__enter__().http_response
+        return EventResponse(response, self.provider)
 
     async def _aopen(self, request: Request) -> AsyncNative:
-        stream = await self.async_sdk.chat.completions.create(**self._params(request))
-        return AsyncNative(stream, stream.close, response=stream.response)
+        completions = self.async_sdk.chat.completions
+        if self.sdk_models:
+            stream = await completions.create(**self._params(request))
+            return AsyncNative(stream, stream.close, response=stream.response)
+        manager = completions.with_streaming_response.create(**self._params(request))
+        response = (await manager.__aenter__()).http_response
+        return AsyncNative(EventResponse(response, self.provider), response.aclose, response=response)
 
-    def _translator(self, request: Request) -> OpenAITranslator:
-        return OpenAITranslator()
+    def _translator(self, request: Request) -> OpenAITranslator | OpenAIEventTranslator:
+        return OpenAITranslator() if self.sdk_models else OpenAIEventTranslator(self.provider)
 
     def _map_error(self, exc: BaseException) -> LLMStreamError | None:
         return map_openai_error(exc, self.provider)

@@ -10,184 +10,21 @@ dicts that the translator reads directly.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._client import BaseClient
-from .._errors import InBandError, LLMStreamError, MalformedStreamError
+from .._errors import LLMStreamError
 from .._policy import Request, error_for_status
-from .._types import ChunkType, StreamedChunk, text_chunk
-from ..sse import SSEDecoder
-from ._native import http_timeout, shutdown_response
-from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
+from ._native import AsyncNative, http_timeout
+from ._openai_events import EventResponse, JSONEventParser, OpenAIEventTranslator
+from ._openai_wire import messages_payload, tools_payload
 
 __all__ = ["DEFAULT_BASE_URL", "JSONEventParser", "OpenRouterClient", "OpenRouterTranslator"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-_TEXT = ChunkType.TEXT
-_REASONING = ChunkType.REASONING
 
-
-class JSONEventParser:
-    """Sans-IO: body bytes in, one dict per SSE ``data`` event out, until ``[DONE]``."""
-
-    __slots__ = ("_decoder", "done", "events", "provider")
-
-    def __init__(self, provider: str) -> None:
-        self._decoder = SSEDecoder()
-        self.provider = provider
-        self.done = False
-        self.events = 0
-
-    def feed(self, data: bytes) -> list[Any]:
-        out = []
-        for event in self._decoder.feed(data):
-            payload = event.data
-            if payload == "[DONE]":
-                self.done = True
-                break
-            self.events += 1
-            try:
-                out.append(json.loads(payload))
-            except ValueError as exc:
-                shown = payload if len(payload) <= 120 else payload[:120] + "…"
-                raise MalformedStreamError(
-                    f"event {self.events} is not JSON ({exc}): {shown!r}", provider=self.provider
-                ) from exc
-        return out
-
-
-class _Response:
-    """The native stream: an open httpx2 response yielding decoded event dicts."""
-
-    __slots__ = ("provider", "response")
-
-    def __init__(self, response: Any, provider: str) -> None:
-        self.response = response
-        self.provider = provider
-
-    def __iter__(self) -> Iterator[Any]:
-        parser = JSONEventParser(self.provider)
-        for data in self.response.iter_bytes():
-            yield from parser.feed(data)
-            if parser.done:
-                return
-
-    async def _aiter(self) -> AsyncIterator[Any]:
-        parser = JSONEventParser(self.provider)
-        async for data in self.response.aiter_bytes():
-            for event in parser.feed(data):
-                yield event
-            if parser.done:
-                return
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter()
-
-    def close(self) -> None:
-        self.response.close()
-
-    async def aclose(self) -> None:
-        await self.response.aclose()
-
-    def cancel(self) -> None:
-        shutdown_response(self.response)
-
-
-class OpenRouterTranslator:
-    """OpenRouter chunk dicts → StreamedChunks; the OpenAI wire rules with OpenRouter's extras."""
-
-    __slots__ = ("_provider", "_wire")
-
-    def __init__(self, provider: str = "openrouter") -> None:
-        self._wire = OpenAIWireState()
-        self._provider = provider
-
-    def translate(self, chunk: dict[str, Any]) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
-        wire = self._wire
-        choices = chunk.get("choices")
-        if wire.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
-            choice = choices[0]
-            delta = choice.get("delta")
-            # The hot path: a text delta and nothing else of interest.
-            if (
-                delta
-                and not choice.get("finish_reason")
-                and not choice.get("index")
-                and not delta.get("tool_calls")
-                and not delta.get("reasoning")
-                and not delta.get("reasoning_details")
-                and not delta.get("refusal")
-            ):
-                content = delta.get("content")
-                return (text_chunk(content, chunk),) if content else ()
-        out: list[StreamedChunk] = []
-        if not wire.started:
-            out.append(wire.start(chunk.get("id"), chunk.get("model"), chunk))
-        error = chunk.get("error")
-        for choice in choices or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            self._reasoning(delta, chunk, out)
-            content = delta.get("content")
-            if content:
-                out.append(StreamedChunk(_TEXT, content, raw=chunk))
-            refusal = delta.get("refusal")
-            if refusal:
-                out.append(StreamedChunk(ChunkType.REFUSAL, refusal, raw=chunk))
-            for call in delta.get("tool_calls") or ():
-                function = call.get("function") or {}
-                out.extend(
-                    wire.tool_call(call.get("index"), call.get("id"), function.get("name"), function.get("arguments"),
-                                   chunk)
-                )
-            finish = choice.get("finish_reason")
-            if finish and not (finish == "error" and error):
-                out.extend(wire.finish(finish, chunk))
-        usage = chunk.get("usage")
-        if usage:
-            out.append(StreamedChunk(ChunkType.USAGE, usage=usage_from_mapping(usage), raw=chunk))
-        if error:
-            out.append(StreamedChunk(ChunkType.ERROR, error=_in_band(error, self._provider), raw=chunk))
-        return out
-
-    @staticmethod
-    def _reasoning(delta: dict[str, Any], chunk: Any, out: list[StreamedChunk]) -> None:
-        """``reasoning`` carries the text; ``reasoning_details`` repeats it with signatures and
-        encrypted blocks, so its text is used only when ``reasoning`` is absent."""
-        text = delta.get("reasoning")
-        details = delta.get("reasoning_details") or ()
-        if isinstance(text, str) and text:
-            out.append(StreamedChunk(_REASONING, text, raw=chunk))
-            text_given = True
-        else:
-            text_given = False
-        for detail in details:
-            if not isinstance(detail, dict):
-                continue
-            kind = detail.get("type")
-            if kind == "reasoning.encrypted":
-                out.append(StreamedChunk(_REASONING, redacted_data=str(detail.get("data") or ""), raw=chunk))
-                continue
-            if not text_given:
-                piece = detail.get("text") if kind == "reasoning.text" else detail.get("summary")
-                if isinstance(piece, str) and piece:
-                    out.append(StreamedChunk(_REASONING, piece, raw=chunk))
-            signature = detail.get("signature")
-            if signature:
-                out.append(StreamedChunk(_REASONING, signature=str(signature), raw=chunk))
-
-    def end(self) -> list[StreamedChunk]:
-        return self._wire.end()
-
-
-def _in_band(error: Any, provider: str) -> InBandError:
-    if isinstance(error, dict):
-        message = str(error.get("message") or "provider error")
-        code = error.get("code")
-        return InBandError(message, code=None if code is None else str(code), body=error, provider=provider)
-    return InBandError(str(error), provider=provider)
+#: The OpenAI-wire dict translator reads OpenRouter's extras (``reasoning_details``, in-band errors).
+OpenRouterTranslator = OpenAIEventTranslator
 
 
 def _error_message(body: Any, fallback: str) -> str:
@@ -268,7 +105,7 @@ class OpenRouterClient(BaseClient):
             response.status_code, message, provider=self.provider, body=parsed, headers=response.headers
         )
 
-    def _open(self, request: Request) -> _Response:
+    def _open(self, request: Request) -> EventResponse:
         http = self.sdk
         response = http.send(self._build(http, request), stream=True)
         if response.status_code >= 400:
@@ -277,9 +114,9 @@ class OpenRouterClient(BaseClient):
             finally:
                 response.close()
             self._raise_for_status(response, body)
-        return _Response(response, self.provider)
+        return EventResponse(response, self.provider)
 
-    async def _aopen(self, request: Request) -> _Response:
+    async def _aopen(self, request: Request) -> AsyncNative:
         http = self.async_sdk
         response = await http.send(self._build(http, request), stream=True)
         if response.status_code >= 400:
@@ -288,10 +125,10 @@ class OpenRouterClient(BaseClient):
             finally:
                 await response.aclose()
             self._raise_for_status(response, body)
-        return _Response(response, self.provider)
+        return AsyncNative(EventResponse(response, self.provider), response.aclose, response=response)
 
-    def _translator(self, request: Request) -> OpenRouterTranslator:
-        return OpenRouterTranslator(self.provider)
+    def _translator(self, request: Request) -> OpenAIEventTranslator:
+        return OpenAIEventTranslator(self.provider)
 
     def _map_error(self, exc: BaseException) -> LLMStreamError | None:
         return None  # httpx2 failures are mapped by the common transport table
