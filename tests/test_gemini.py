@@ -347,6 +347,33 @@ def test_breaking_out_closes_the_connection(loopback: LoopbackServer, mode: str)
     assert (completion.text, completion.finish_reason) == ("w0 ", FinishReason.CANCELLED)
 
 
+def test_breaking_out_never_starts_a_continuation_hop(loopback: LoopbackServer, mode: str) -> None:
+    # A token arrived mid-stream, so the SDK would reconnect after a failed read; closing reads on
+    # from the closed connection (async: to end the SDK's generators) and must refuse that request.
+    first = gemini_text_responses(["Alpha ", "beta ", "gamma"])
+    first[0]["candidates"][0]["continuationToken"] = base64.b64encode(b"checkpoint").decode()
+    del first[-1]["candidates"][0]["finishReason"]
+    loopback.enqueue(stream_of(first, stall_after=2), stream_of(gemini_text_responses(["never sent"])))
+    client = make_client(loopback)
+    if mode == "sync":
+        with client.stream("hi") as stream:
+            next(chunk for chunk in stream if chunk.text)
+        completion = stream.completion
+    else:
+
+        async def run() -> Completion:
+            async with client.astream("hi") as astream:
+                async for chunk in astream:
+                    if chunk.text:
+                        break
+            return astream.completion
+
+        completion = asyncio.run(run())
+    assert (completion.text, completion.finish_reason) == ("Alpha ", FinishReason.CANCELLED)
+    assert loopback.wait_idle()
+    assert len(loopback.requests) == 1
+
+
 def test_cancel_from_another_thread_unblocks_a_waiting_read(loopback: LoopbackServer) -> None:
     loopback.enqueue(stream_of(gemini_text_responses(["a", "b", "c"]), gate_after=1))
     stream = make_client(loopback, idle_timeout=30.0).stream("hi")

@@ -233,3 +233,27 @@ def test_key_handling(monkeypatch: pytest.MonkeyPatch) -> None:
     client = OpenAIClient("gpt-4o-mini")
     assert "sk" "-env" not in repr(client) and "sk" "-env" not in str(client)
     assert client._require_key() == "sk" "-env-key-0123456789abcdefgh"
+
+
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk_models", "own_decoding"])
+def test_async_streams_reuse_the_connection(loopback: LoopbackServer, sdk_models: bool) -> None:
+    # After [DONE] the end of the body is read, so the connection goes back to the pool (the SDK
+    # path does the same): no new TCP/TLS handshake before each answer's first token.
+    import asyncio
+
+    loopback.default = Scripted(chunks=openai_stream(openai_text_chunks(["Hello", " world"])))
+    client = make_client(loopback, sdk_models=sdk_models)
+
+    async def run() -> list[str]:
+        texts = [(await client.astream_complete("hi")).text for _ in range(3)]
+        await client.aclose()
+        return texts
+
+    assert asyncio.run(run()) == ["Hello world"] * 3
+    assert loopback.total_connections == 1
+
+
+def test_own_decoding_reads_done_as_a_prefix_like_the_sdk(loopback: LoopbackServer, mode: str) -> None:
+    body = [*openai_stream(openai_text_chunks(["Hi"]), done=False), b"data: [DONE] \n\n"]
+    loopback.enqueue(Scripted(chunks=body))
+    assert complete(make_client(loopback, sdk_models=False), "hi", mode).text == "Hi"

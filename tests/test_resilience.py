@@ -315,6 +315,19 @@ def test_closed_async_stream_leaves_no_generator_to_the_garbage_collector(
     assert left == []
 
 
+def test_run_down_only_where_closing_closed_the_connection() -> None:
+    # HTTP/2 keeps a shared connection open after a stream closes: reading on would wait for frames.
+    import httpx2
+
+    from llmstream.providers._native import connection_closed
+
+    def response(version: bytes) -> Any:
+        return httpx2.Response(200, extensions={"http_version": version})
+
+    assert connection_closed(response(b"HTTP/1.1")) and connection_closed(response(b"HTTP/1.0"))
+    assert not connection_closed(response(b"HTTP/2")) and not connection_closed(None)
+
+
 def test_garbage_collected_stream_closes_its_connection(loopback: LoopbackServer) -> None:
     client = _openai(loopback.url, {"max_retries": 0})
     loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES)), stall_after=3))

@@ -9,7 +9,9 @@ from typing import Any
 
 from .._policy import Settings
 
-__all__ = ["AsyncNative", "hard_cancel", "http_timeout", "run_down", "shutdown_response"]
+__all__ = [
+    "AsyncNative", "StreamClosing", "connection_closed", "hard_cancel", "http_timeout", "run_down", "shutdown_response",
+]
 
 
 class AsyncNative:
@@ -33,7 +35,20 @@ class AsyncNative:
 
     async def aclose(self) -> None:
         await self._aclose()  # the vendor's own close: the response and its connection
-        await run_down(self._events)
+        if connection_closed(self.response):
+            await run_down(self._events)
+
+
+class StreamClosing(BaseException):
+    """Raised by a request hook to refuse a request a closing stream would send (a vendor SDK that
+    reconnects after the read error of :func:`run_down`). A BaseException, so SDKs that catch
+    ``Exception`` to retry let it through."""
+
+
+def connection_closed(response: Any) -> bool:
+    """Whether closing ``response`` half-read closed its connection, so that a further read fails at
+    once: HTTP/1.x. An HTTP/2 connection is shared and stays open (a read would wait for frames)."""
+    return str(getattr(response, "http_version", "")).startswith("HTTP/1.")
 
 
 async def run_down(events: AsyncIterator[Any]) -> None:
@@ -46,8 +61,10 @@ async def run_down(events: AsyncIterator[Any]) -> None:
     possibly after the loop is gone, where their ``finally`` blocks (which ``await``) fail with
     "async generator already executing". Reading on from the closed connection raises in the
     innermost generator instead, and that exception ends every frame of the chain here and now.
+    Only for a connection that closing really closed (:func:`connection_closed`): never a wait.
     """
-    with contextlib.suppress(Exception):  # the read error that ends the chain, or a reader in another task
+    # The read error that ends the chain, a reader in another task, or a refused reconnection.
+    with contextlib.suppress(Exception, StreamClosing):
         async for _ in events:
             pass
 

@@ -7,6 +7,8 @@ exactly once, into plain dicts that the translator reads directly: no per-chunk 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -38,7 +40,7 @@ class JSONEventParser:
         out = []
         for event in self._decoder.feed(data):
             payload = event.data
-            if payload == "[DONE]":
+            if payload.startswith("[DONE]"):  # a prefix, as the openai SDK reads it
                 self.done = True
                 break
             self.events += 1
@@ -70,10 +72,12 @@ class EventResponse:
 
     async def _aiter(self) -> AsyncIterator[Any]:
         parser = JSONEventParser(self.provider)
-        async for data in self.response.aiter_bytes():
+        chunks = self.response.aiter_bytes()
+        async for data in chunks:
             for event in parser.feed(data):
                 yield event
             if parser.done:
+                await _read_to_end(chunks)
                 return
 
     def __aiter__(self) -> AsyncIterator[Any]:
@@ -84,6 +88,23 @@ class EventResponse:
 
     def cancel(self) -> None:
         shutdown_response(self.response)
+
+
+#: How long the end of a body may take to arrive after ``[DONE]`` (the openai SDK waits similarly).
+_DRAIN_SECONDS = 0.1
+
+
+async def _read_to_end(chunks: AsyncIterator[bytes]) -> None:
+    """Read the end of the body after ``[DONE]`` (normally already there), so that the connection
+    goes back to the pool instead of being closed half-read: the next stream then skips a new
+    TCP (and TLS) handshake. Bounded: a server that keeps the body open only loses the connection."""
+
+    async def discard() -> None:
+        async for _ in chunks:
+            pass
+
+    with contextlib.suppress(Exception):  # asyncio.TimeoutError, or a transport error after the answer
+        await asyncio.wait_for(discard(), _DRAIN_SECONDS)
 
 
 class OpenAIEventTranslator:
@@ -183,9 +204,12 @@ class OpenAIEventTranslator:
 
 def _in_band(error: Any, provider: str) -> InBandError:
     if isinstance(error, dict):
-        message = str(error.get("message") or "provider error")
+        message = str(error.get("message") or _NO_MESSAGE)
         code = error.get("code")
         return InBandError(message, code=None if code is None else str(code), body=error, provider=provider)
-    return InBandError(str(error), provider=provider)
+    return InBandError(_NO_MESSAGE, body=error, provider=provider)  # as the openai SDK words it
+
+
+_NO_MESSAGE = "An error occurred during streaming"
 
 

@@ -33,7 +33,7 @@ from .._errors import (
 from .._policy import Request, Settings, error_for_status
 from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
-from ._native import AsyncNative, http_timeout
+from ._native import AsyncNative, StreamClosing, connection_closed, http_timeout
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
 
@@ -191,6 +191,8 @@ def _event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, lis
 
     def on_request(request: Any) -> None:
         sink = _SINK.get()
+        if getattr(sink, "closing", False):  # the SDK reconnecting (automatic continuation) while we close
+            raise StreamClosing
         settings = default if sink is None else sink.settings
         # The SDK passes a timeout (none at all unless HttpOptions.timeout) with every request: ours wins.
         request.extensions["timeout"] = http_timeout(settings).as_dict()
@@ -252,12 +254,13 @@ class _AsyncGeminiStream(AsyncNative):
     generator chain down (its own ``aclose`` would end only the outermost generator).
     ``response`` also lets the shells' ``hard_cancel`` shut its socket down from any thread."""
 
-    __slots__ = ("_native", "settings")
+    __slots__ = ("_native", "closing", "settings")
 
     def __init__(self, native: AsyncIterator[Any], settings: Settings) -> None:
         super().__init__(self._iterate(), self._close)
         self._native = native
         self.settings = settings
+        self.closing = False
 
     async def _iterate(self) -> AsyncIterator[Any]:
         native = self._native
@@ -265,19 +268,21 @@ class _AsyncGeminiStream(AsyncNative):
             token = _SINK.set(self)
             try:
                 event = await native.__anext__()
-            except StopAsyncIteration:
+            except (StopAsyncIteration, StreamClosing):  # the end, or a reconnection refused while closing
                 return
             finally:
                 _SINK.reset(token)
             yield event
 
     async def _close(self) -> None:
+        self.closing = True
         if self.response is not None:
-            await self.response.aclose()  # AsyncNative.aclose then runs the SDK's generators down
-            return
+            await self.response.aclose()
+            if connection_closed(self.response):
+                return  # AsyncNative.aclose then runs the SDK's generators down
         for closer in (self._events.aclose, self._native.aclose):  # type: ignore[attr-defined]
             with contextlib.suppress(RuntimeError):  # running in another task: its own error ends it
-                await closer()  # nothing was sent yet: never let run_down start the request
+                await closer()  # nothing sent yet, or HTTP/2: end what can be ended without reading
 
 
 class GeminiClient(BaseClient):
