@@ -115,12 +115,12 @@ def test_vcr_replays_a_cassette_in_a_users_suite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "sk" "-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vX7zB9cD1f",
+        "sk" "-proj-" + "FAKE" * 8,
         "sk" "-ant-api03-" + "x" * 40,
         "sk" "-or-v1-" + "0123456789abcdef" * 4,
-        "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2",
-        '{"key": "AIza' + "SyD4k3Qm9xVb7Ln2Wp5Rt8Yc1Hf6Jg0Ks3E" + '"}',
-        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload",
+        "sk-" + "fake0" * 5,
+        '{"key": "AI' + "za" + "FAKE" * 8 + "xyz" + '"}',  # 35 characters after the prefix, as Google's
+        "Authorization: Bearer " + "not-a-real-token.payload",
     ],
 )
 def test_find_secrets_catches_key_shapes(text: str) -> None:
