@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ._accumulator import StreamingAccumulator
 from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
@@ -28,8 +29,8 @@ class StreamState:
     """Sans-IO bookkeeping of one stream across its attempts: what to deliver, what to hold."""
 
     __slots__ = (
-        "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired", "held",
-        "max_chars", "pace", "processors", "provider",
+        "_enders", "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired",
+        "held", "max_chars", "pace", "processors", "provider",
     )
 
     def __init__(self, provider: str, settings: Settings, processors: Sequence[Processor] = ()):
@@ -45,6 +46,7 @@ class StreamState:
         self.held: list[StreamedChunk] = []
         self.acc = StreamingAccumulator(provider=provider)
         self.processors: tuple[Processor, ...] = ()
+        self._enders: tuple[Any, ...] = ()  # the processors that can end the answer early
         self.pace = 0.0
         self.accept = self._accept
         self.use(processors)
@@ -52,6 +54,7 @@ class StreamState:
     def use(self, processors: Sequence[Processor]) -> None:
         """Processors rewrite the stream before the accumulator and the callbacks see it."""
         self.processors = (*self.processors, *processors)
+        self._enders = tuple(processor for processor in self.processors if hasattr(processor, "ended"))
         self.pace = max((float(getattr(p, "delay", 0.0) or 0.0) for p in self.processors), default=0.0)
         # Without processors the hot path skips them entirely.
         self.accept = self._accept_processed if self.processors else self._accept
@@ -83,7 +86,8 @@ class StreamState:
         due: list[StreamedChunk] = []
         for item in self._processed([chunk]):
             due.extend(self._accept(item))
-        self.ended = any(getattr(processor, "ended", False) for processor in self.processors)
+        if self._enders:
+            self.ended = any(processor.ended for processor in self._enders)
         return tuple(due)
 
     def _accept(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
