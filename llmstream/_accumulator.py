@@ -10,9 +10,11 @@ import attrs
 from ._errors import LLMStreamError
 from ._types import (
     ChunkType,
+    Citation,
     Completion,
     FinishReason,
     ReasoningBlock,
+    ServerToolEvent,
     StreamedChunk,
     StreamStats,
     ToolCall,
@@ -24,6 +26,13 @@ __all__ = ["StreamingAccumulator"]
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+#: Chunks that are content (what "first token" and idle time count), not bookkeeping.
+CONTENT_TYPES = frozenset(
+    {
+        ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL, ChunkType.TOOL_CALL_START,
+        ChunkType.TOOL_CALL_DELTA, ChunkType.TOOL_CALL_END, ChunkType.SERVER_TOOL, ChunkType.CITATION,
+    }
+)
 #: Text pieces gathered before they are folded into one string. A str object costs ~50 bytes beyond
 #: its characters and a token is ~4 of them, so a long stream kept as one str per chunk would hold
 #: ~15x its text in memory; folded every _FOLD pieces it holds ~1x (2x while the final join runs).
@@ -100,7 +109,11 @@ class StreamingAccumulator:
     _id: str | None = attrs.field(default=None, init=False)
     _model: str | None = attrs.field(default=None, init=False)
     _first_at: float | None = attrs.field(default=None, init=False)
+    _first_token_at: float | None = attrs.field(default=None, init=False)
     _chunks: int = attrs.field(default=0, init=False)
+    _server_tools: dict[str, ServerToolEvent] = attrs.field(factory=dict, init=False)
+    _citations: list[Citation] = attrs.field(factory=list, init=False)
+    _cited_urls: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.started_at is None:
@@ -108,9 +121,9 @@ class StreamingAccumulator:
 
     def add(self, chunk: StreamedChunk) -> None:
         self._chunks += 1
-        if self._first_at is None:
-            self._first_at = self.clock()
         kind = chunk.type
+        if self._first_token_at is None:
+            self._first_seen(kind)
         # Hot path first: text and argument fragments are nearly every chunk of a long stream.
         if kind is _TEXT:
             text = self._text.open
@@ -135,6 +148,42 @@ class StreamingAccumulator:
         elif kind is ChunkType.START:
             self._id = chunk.id or self._id
             self._model = chunk.model or self._model
+        elif kind is ChunkType.SERVER_TOOL:
+            self._add_server_tool(chunk.server_tool)
+        elif kind is ChunkType.CITATION:
+            self._add_citation(chunk.citation)
+
+    def _first_seen(self, kind: ChunkType) -> None:
+        """The clock readings of the first chunk and the first content chunk (until both are set)."""
+        now = self.clock()
+        if self._first_at is None:
+            self._first_at = now
+        if kind in CONTENT_TYPES:
+            self._first_token_at = now
+
+    def _add_server_tool(self, event: ServerToolEvent | None) -> None:
+        """One entry per call: later events of the same id update it (status; arguments and output
+        when they carry them), keeping the position of its first event."""
+        if event is None:
+            return
+        known = self._server_tools.get(event.id)
+        if known is not None:
+            event = attrs.evolve(
+                event,
+                arguments=known.arguments if event.arguments is None else event.arguments,
+                output=known.output if event.output is None else event.output,
+                raw=known.raw if event.raw is None else event.raw,
+            )
+        self._server_tools[event.id] = event
+
+    def _add_citation(self, citation: Citation | None) -> None:
+        if citation is None:
+            return
+        if citation.url is not None:
+            if citation.url in self._cited_urls:
+                return
+            self._cited_urls.add(citation.url)
+        self._citations.append(citation)
 
     def add_all(self, chunks: Iterable[StreamedChunk]) -> StreamingAccumulator:
         for chunk in chunks:
@@ -260,16 +309,24 @@ class StreamingAccumulator:
             stats=self._stats(now),
             error=error,
             reasoning_blocks=blocks,
+            server_tools=list(self._server_tools.values()),
+            citations=list(self._citations),
         )
 
     def _stats(self, now: float) -> StreamStats:
         duration_ms = (now - self.started_at) * 1000.0
         ttfc = None if self._first_at is None else (self._first_at - self.started_at) * 1000.0
+        first_token = self._first_token_at
+        ttft = None if first_token is None else (first_token - self.started_at) * 1000.0
         rate = None
-        if self._usage is not None and self._usage.output_tokens and self._first_at is not None:
-            generating = now - self._first_at
+        if self._usage is not None and self._usage.output_tokens and first_token is not None:
+            generating = now - first_token
             if generating > 0:
                 rate = self._usage.output_tokens / generating
         return StreamStats(
-            time_to_first_chunk_ms=ttfc, duration_ms=duration_ms, chunks=self._chunks, output_tokens_per_s=rate
+            time_to_first_chunk_ms=ttfc,
+            duration_ms=duration_ms,
+            chunks=self._chunks,
+            output_tokens_per_s=rate,
+            time_to_first_token_ms=ttft,
         )

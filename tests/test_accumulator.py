@@ -146,13 +146,15 @@ def test_missing_finish_reason_is_inferred(chunks: list[StreamedChunk], expected
 
 
 def test_stats_use_the_clock() -> None:
-    ticks = iter([0.0, 0.5, 2.5])
+    ticks = iter([0.0, 0.5, 0.5, 2.5])
     acc = StreamingAccumulator(clock=lambda: next(ticks))
-    acc.add(StreamedChunk(T.USAGE, usage=Usage(output_tokens=40)))
-    stats = acc.completion().stats
+    acc.add(StreamedChunk(T.USAGE, usage=Usage(output_tokens=40)))  # first chunk at 0.5
+    acc.add(text("x"))  # first token at 0.5
+    stats = acc.completion().stats  # 2.5
     assert stats.time_to_first_chunk_ms == 500.0
+    assert stats.time_to_first_token_ms == 500.0
     assert stats.duration_ms == 2500.0
-    assert stats.output_tokens_per_s == 20.0
+    assert stats.output_tokens_per_s == 20.0  # 40 tokens over the 2 s since the first token
 
 
 def test_error_overrides_finish_reason() -> None:
