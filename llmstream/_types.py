@@ -352,6 +352,8 @@ class Completion:
     citations: list[Citation] = attrs.field(factory=list)
     #: True when the completion was replayed from a cache.
     cached: bool = False
+    #: The validated object when the call asked for structured output (``output_type=``).
+    output: Any = None
 
     def __str__(self) -> str:
         return self.text
