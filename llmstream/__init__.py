@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._accumulator import StreamingAccumulator
 from ._client import BaseClient, client
+from ._content import Audio, Document, Image, Part, Text
 from ._conversation import Conversation, Message
 from ._errors import (
     AuthenticationError,
@@ -70,6 +71,7 @@ __all__ = [
     "AsyncFallbackStream",
     "AsyncMerged",
     "AsyncStream",
+    "Audio",
     "AuthenticationError",
     "BadRequestError",
     "BaseClient",
@@ -81,10 +83,12 @@ __all__ = [
     "ContentFilter",
     "ContentLimitError",
     "Conversation",
+    "Document",
     "FallbackClient",
     "FallbackStream",
     "FinishReason",
     "GeminiClient",
+    "Image",
     "InBandError",
     "JSONStreamParser",
     "LLMStreamError",
@@ -95,6 +99,7 @@ __all__ = [
     "OpenAIClient",
     "OpenRouterClient",
     "OutputValidationError",
+    "Part",
     "PartialJSON",
     "Processor",
     "ProviderError",
@@ -111,6 +116,7 @@ __all__ = [
     "StreamedChunk",
     "StreamingAccumulator",
     "StreamingOptions",
+    "Text",
     "Tool",
     "ToolArgumentsError",
     "ToolCall",

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._conversation import Conversation
 from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from ._parts import Budget, openai_content
 
 __all__ = ["FINISH_REASONS", "OpenAIWireState", "messages_payload", "tools_payload", "usage_from_mapping"]
 
@@ -162,17 +163,23 @@ def usage_from_mapping(usage: Any) -> Usage:
     )
 
 
-def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
-    """A Conversation in the chat-completions request shape."""
+def messages_payload(conversation: Conversation, provider: str = "openai") -> list[dict[str, Any]]:
+    """A Conversation in the chat-completions request shape. Content parts go in the documented
+    shapes (``_parts``); ``provider`` is ``"openrouter"`` for what OpenRouter takes beyond OpenAI."""
     out: list[dict[str, Any]] = []
+    budget: Budget | None = None
     for message in conversation.messages:
+        content: Any = message.content
+        if type(content) is not str:  # parts: text-only requests never pay for this
+            budget = budget or Budget(provider)
+            content = openai_content(content, message.role, provider, budget)
         if message.role == "tool":
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content})
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content})
         elif message.role == "assistant" and message.tool_calls:
             out.append(
                 {
                     "role": "assistant",
-                    "content": message.content or None,
+                    "content": content or None,
                     "tool_calls": [
                         {
                             "id": call.id,
@@ -184,7 +191,7 @@ def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
                 }
             )
         else:
-            out.append({"role": message.role, "content": message.content})
+            out.append({"role": message.role, "content": content})
     return out
 
 

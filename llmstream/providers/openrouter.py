@@ -72,7 +72,7 @@ class OpenRouterClient(BaseClient):
     def _payload(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": messages_payload(request.conversation),
+            "messages": messages_payload(request.conversation, self.provider),
             "stream": True,
             "stream_options": {"include_usage": True},
             "usage": {"include": True},
