@@ -16,7 +16,7 @@ from typing import Any
 from ._content import Audio, Document, Image, Part, Text, detect_media_type
 from ._errors import ConfigurationError
 
-__all__ = ["part_from_dict"]
+__all__ = ["part_from_dict", "part_from_json", "part_to_json"]
 
 
 def _b64(data: Any, what: str) -> bytes:
@@ -116,3 +116,59 @@ def part_from_dict(block: Any) -> Part:
         f"unsupported content part type {kind!r} (llmstream reads text, image_url, input_audio, file, "
         f"image and document parts): {_brief(block)}"
     )
+
+
+# -- llmstream's own JSON form, for saved conversations -------------------------------------------
+
+_KINDS: dict[str, type[Image] | type[Document] | type[Audio]] = {"image": Image, "document": Document, "audio": Audio}
+
+
+def part_to_json(part: Part, *, with_data: bool = False) -> dict[str, Any]:
+    """A part as JSON for saving: a reference (``path`` or ``url``, ``media_type``, ``size``,
+    ``sha256``, ``filename``), plus the bytes (``data``, base64) when ``with_data`` is set or when
+    nothing else could bring them back (bytes with no path, such as an attachment read from stdin)."""
+    if isinstance(part, Text):
+        return {"type": "text", "text": part.text}
+    out: dict[str, Any] = {"type": part.kind, "media_type": part.media_type}
+    for key in ("url", "path", "filename"):
+        value = getattr(part, key)
+        if value is not None:
+            out[key] = value
+    if isinstance(part, Image) and part.detail is not None:
+        out["detail"] = part.detail
+    if isinstance(part, Document) and part.title is not None:
+        out["title"] = part.title
+    if part.data is not None:
+        out["size"] = part.size
+        out["sha256"] = part.sha256
+        if with_data or part.path is None:
+            out["data"] = part.base64
+    return out
+
+
+def part_from_json(data: Mapping[str, Any]) -> Part:
+    """The inverse of :func:`part_to_json`: stored bytes, else the file at ``path`` read again (as
+    it is now: compare ``part.sha256`` with ``data["sha256"]`` to notice a change; a missing file is
+    a ConfigurationError naming it), else the ``url``."""
+    kind = data.get("type")
+    if kind == "text":
+        return Text(str(data.get("text") or ""))
+    cls = _KINDS.get(str(kind))
+    if cls is None:
+        raise ConfigurationError(f"unknown saved part type {kind!r}")
+    extra: dict[str, Any] = {}
+    if cls is Image and data.get("detail"):
+        extra["detail"] = data["detail"]
+    if cls is Document and data.get("title"):
+        extra["title"] = data["title"]
+    media_type = data.get("media_type")
+    if data.get("data") is not None:
+        raw = _b64(data["data"], f"saved {kind}")
+        return cls(data=raw, media_type=media_type, filename=data.get("filename"), path=data.get("path"), **extra)
+    if data.get("path"):
+        kwargs = cls._path_kwargs(data["path"], None)
+        kwargs["media_type"] = detect_media_type(kwargs["data"], data["path"]) or media_type  # as it is now
+        return cls(**kwargs, **extra)
+    if data.get("url"):
+        return cls(url=data["url"], media_type=media_type, filename=data.get("filename"), **extra)
+    raise ConfigurationError(f"saved {kind} part has neither data, path nor url")

@@ -96,7 +96,9 @@ class Conversation:
 
     def user(self, *content: str | Part) -> Conversation:
         """A user turn: ``.user("What is this?", Image.from_path("cat.png"))``."""
-        if len(content) == 1 and type(content[0]) is str:
+        if not content:
+            self.messages.append(Message("user", ""))
+        elif len(content) == 1 and type(content[0]) is str:
             self.messages.append(Message("user", content[0]))
         else:
             self.messages.append(Message("user", content))

@@ -14,6 +14,7 @@ import pytest
 
 import llmstream._content as content_module
 from llmstream import Audio, ConfigurationError, Conversation, Document, Image, Message, Text, ToolCall
+from llmstream._content_dicts import part_from_json, part_to_json
 from llmstream.providers import _anthropic_wire, _openai_wire
 from tests.media import FLAC, MP3, PDF, PNG, WAV, b64, data_url
 
@@ -268,3 +269,33 @@ def test_openai_file_data_as_raw_base64_or_url() -> None:
         [{"role": "user", "content": [{"type": "file", "file": {"file_data": "https://x.org/p.pdf"}}]}]
     ).messages[0].parts[0]
     assert isinstance(url, Document) and url.url == "https://x.org/p.pdf"
+
+
+# -- the saved (JSON) form the CLI history keeps ----------------------------------------------------
+
+
+def test_saved_form_keeps_references_not_bytes_and_reads_the_file_again(tmp_path: Path) -> None:
+    path = tmp_path / "cat.png"
+    path.write_bytes(PNG)
+    image = Image.from_path(path, detail="low")
+    saved = part_to_json(image)
+    assert saved == {"type": "image", "media_type": "image/png", "path": str(path), "filename": "cat.png",
+                     "detail": "low", "size": len(PNG), "sha256": image.sha256}
+    assert part_from_json(saved) == image
+    path.write_bytes(JPEG)  # changed since: sent as it is now, and the caller can tell
+    again = part_from_json(saved)
+    assert again.media_type == "image/jpeg" and again.sha256 != saved["sha256"]
+    path.unlink()
+    with pytest.raises(ConfigurationError, match=r"cannot read Image file .*cat\.png"):
+        part_from_json(saved)
+
+
+def test_saved_form_of_bytes_without_a_file_keeps_the_bytes() -> None:
+    stdin = Document.from_bytes(PDF, title="Paper")
+    saved = part_to_json(stdin)
+    assert saved["data"] == b64(PDF) and saved["title"] == "Paper"
+    assert part_from_json(saved) == stdin
+    for part in (Text("hi"), Image.from_url("https://x.org/a.png"), Audio.from_bytes(WAV)):
+        assert part_from_json(part_to_json(part)) == part
+    with pytest.raises(ConfigurationError, match="unknown saved part type 'video'"):
+        part_from_json({"type": "video"})

@@ -322,3 +322,10 @@ def test_openai_style_dicts_with_an_image_are_sent_not_dropped(loopback: Loopbac
     assert turn(bodies[1], "openrouter") == messages[0]["content"]
     assert turn(bodies[2], "anthropic")[1] == ANTHROPIC_SHAPES["image-bytes"]
     assert rest(turn(bodies[3], "gemini"))[1] == {"inline_data": {"mime_type": "image/png", "data": b64(PNG)}}
+
+
+def test_openai_counts_images_per_request(loopback: LoopbackServer, mode: str) -> None:
+    image = Image.from_url(IMAGE_URL)
+    with pytest.raises(ConfigurationError, match="at most 500 images"):
+        complete(openai_client(loopback), Conversation().user(*[image] * 501), mode)
+    assert loopback.requests == []

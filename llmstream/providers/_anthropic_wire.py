@@ -12,7 +12,7 @@ from typing import Any
 
 from .._conversation import Conversation, Message
 from .._types import Tool
-from ._parts import Budget, anthropic_blocks
+from ._content_shapes import Budget, anthropic_blocks
 
 __all__ = ["for_sdk", "messages_payload", "tools_payload"]
 
@@ -60,7 +60,7 @@ def _content(message: Message, budget: Budget | None) -> list[dict[str, Any]]:
 def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
     """Messages API turns. System messages go to ``system``; tool results are user turns; and
     consecutive turns of one role are merged, since the API requires user/assistant alternation.
-    Content parts become ``image`` / ``document`` blocks (``_parts``)."""
+    Content parts become ``image`` / ``document`` blocks (``_content_shapes``)."""
     out: list[dict[str, Any]] = []
     budget: Budget | None = None
     for message in conversation.messages:

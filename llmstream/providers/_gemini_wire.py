@@ -16,7 +16,7 @@ from .._content import Text
 from .._conversation import Conversation, Message
 from .._errors import ConfigurationError
 from .._types import Tool
-from ._parts import Budget, gemini_parts, gemini_response_parts
+from ._content_shapes import Budget, gemini_parts, gemini_response_parts
 
 __all__ = ["SYNTHETIC_ID", "contents_payload", "tools_payload"]
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from .._conversation import Conversation
 from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
-from ._parts import Budget, openai_content
 
 __all__ = ["FINISH_REASONS", "OpenAIWireState", "messages_payload", "tools_payload", "usage_from_mapping"]
 
@@ -165,12 +164,14 @@ def usage_from_mapping(usage: Any) -> Usage:
 
 def messages_payload(conversation: Conversation, provider: str = "openai") -> list[dict[str, Any]]:
     """A Conversation in the chat-completions request shape. Content parts go in the documented
-    shapes (``_parts``); ``provider`` is ``"openrouter"`` for what OpenRouter takes beyond OpenAI."""
+    shapes (``_content_shapes``); ``provider`` is ``"openrouter"`` for what OpenRouter takes beyond OpenAI."""
     out: list[dict[str, Any]] = []
     budget: Budget | None = None
     for message in conversation.messages:
         content: Any = message.content
         if type(content) is not str:  # parts: text-only requests never pay for this
+            from ._content_shapes import Budget, openai_content
+
             budget = budget or Budget(provider)
             content = openai_content(content, message.role, provider, budget)
         if message.role == "tool":

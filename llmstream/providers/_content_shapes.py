@@ -14,7 +14,15 @@ from typing import Any
 from .._content import Audio, Document, Image, Part, Text, part_name
 from .._errors import ConfigurationError
 
-__all__ = ["Budget", "anthropic_blocks", "gemini_parts", "gemini_response_parts", "openai_content"]
+__all__ = [
+    "Budget",
+    "anthropic_blocks",
+    "gemini_parts",
+    "gemini_response_parts",
+    "openai_content",
+    "refuse",
+    "text_document",
+]
 
 _MB = 1024 * 1024
 
@@ -22,6 +30,7 @@ _MB = 1024 * 1024
 #: (https://platform.openai.com/docs/guides/pdf-files), input_audio formats.
 OPENAI_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 OPENAI_IMAGE_BYTES = 50 * _MB  # total image payload per request
+OPENAI_IMAGES = 500  # image inputs per request
 OPENAI_FILE_BYTES = 32 * _MB  # total PDF content per request
 OPENAI_AUDIO_FORMATS = {"openai": frozenset({"wav", "mp3"}),
                         "openrouter": frozenset({"wav", "mp3", "aiff", "aac", "ogg", "flac", "m4a"})}
@@ -37,7 +46,8 @@ GEMINI_AUDIO_TYPES = {"audio/wav": "audio/wav", "audio/mpeg": "audio/mp3", "audi
 GEMINI_INLINE_BYTES = 20 * _MB
 
 
-def _refuse(part: Part, provider: str, reason: str) -> ConfigurationError:
+def refuse(part: Part, provider: str, reason: str) -> ConfigurationError:
+    """The error for a part ``provider`` cannot take: ``Image(image/bmp, x.bmp) cannot be sent to …``."""
     return ConfigurationError(f"{part_name(part)} cannot be sent to {provider}: {reason}", provider=provider)
 
 
@@ -55,13 +65,13 @@ class Budget:
     def add(self, part: Part, amount: int, limit: int, what: str) -> None:
         self.bytes += amount
         if self.bytes > limit:
-            raise _refuse(part, self.provider, f"{what} exceed {limit // _MB} MB in one request ({self.bytes} bytes)")
+            raise refuse(part, self.provider, f"{what} exceed {limit // _MB} MB in one request ({self.bytes} bytes)")
 
 
 # -- OpenAI chat completions (and OpenRouter, which takes the same shapes) ----------------------------
 
 
-def _text_document(document: Document) -> str:
+def text_document(document: Document) -> str:
     """A text document where the wire has no text-document part: its text, delimited and named."""
     name = document.filename or document.title or "document"
     return (
@@ -75,9 +85,11 @@ def _openai_part(part: Part, provider: str, budget: Budget) -> dict[str, Any]:
         return {"type": "text", "text": part.text}
     if isinstance(part, Image):
         if part.media_type is not None and part.media_type not in OPENAI_IMAGE_TYPES and part.data is not None:
-            raise _refuse(part, provider, f"images must be one of {sorted(OPENAI_IMAGE_TYPES)}")
+            raise refuse(part, provider, f"images must be one of {sorted(OPENAI_IMAGE_TYPES)}")
+        budget.images += 1
+        if budget.images > OPENAI_IMAGES:
+            raise refuse(part, provider, f"a request may carry at most {OPENAI_IMAGES} images")
         if part.data is not None:
-            budget.images += 1
             budget.add(part, len(part.data), OPENAI_IMAGE_BYTES, "images")
         image: dict[str, Any] = {"url": part.data_url()}
         if part.detail is not None:
@@ -85,25 +97,25 @@ def _openai_part(part: Part, provider: str, budget: Budget) -> dict[str, Any]:
         return {"type": "image_url", "image_url": image}
     if isinstance(part, Document):
         if part.is_text and part.data is not None:
-            return {"type": "text", "text": _text_document(part)}
+            return {"type": "text", "text": text_document(part)}
         if part.url is not None and provider != "openrouter":
-            raise _refuse(part, provider, "chat completions take PDFs as data, not URLs (use Document.from_path)")
+            raise refuse(part, provider, "chat completions take PDFs as data, not URLs (use Document.from_path)")
         if part.data is not None:
             if part.media_type != "application/pdf":
-                raise _refuse(part, provider, "file parts take PDF documents")
+                raise refuse(part, provider, "file parts take PDF documents")
             budget.files += len(part.data)
             if budget.files > OPENAI_FILE_BYTES:
-                raise _refuse(part, provider, f"PDFs exceed {OPENAI_FILE_BYTES // _MB} MB in one request")
+                raise refuse(part, provider, f"PDFs exceed {OPENAI_FILE_BYTES // _MB} MB in one request")
         filename = part.filename or "document.pdf"
         return {"type": "file", "file": {"filename": filename, "file_data": part.data_url()}}
     if isinstance(part, Audio):
         formats = OPENAI_AUDIO_FORMATS.get(provider, OPENAI_AUDIO_FORMATS["openai"])
         if part.data is None:
-            raise _refuse(part, provider, "input_audio takes audio data, not a URL (use Audio.from_path)")
+            raise refuse(part, provider, "input_audio takes audio data, not a URL (use Audio.from_path)")
         if part.format not in formats:
-            raise _refuse(part, provider, f"input_audio formats are {sorted(formats)}")
+            raise refuse(part, provider, f"input_audio formats are {sorted(formats)}")
         return {"type": "input_audio", "input_audio": {"data": part.base64, "format": part.format}}
-    raise _refuse(part, provider, "unknown part type")
+    raise refuse(part, provider, "unknown part type")
 
 
 def openai_content(parts: tuple[Part, ...], role: str, provider: str, budget: Budget) -> str | list[dict[str, Any]]:
@@ -114,7 +126,7 @@ def openai_content(parts: tuple[Part, ...], role: str, provider: str, budget: Bu
     for part in parts:
         if not isinstance(part, Text):
             where = "tool results" if role == "tool" else f"{role} messages"
-            raise _refuse(part, provider, f"chat-completions {where} take text only")
+            raise refuse(part, provider, f"chat-completions {where} take text only")
     if role == "tool":
         return [{"type": "text", "text": part.text} for part in parts if isinstance(part, Text)]
     return "".join(part.text for part in parts if isinstance(part, Text))
@@ -128,15 +140,15 @@ def _anthropic_block(part: Part, budget: Budget) -> dict[str, Any]:
     if isinstance(part, Text):
         return {"type": "text", "text": part.text}
     if isinstance(part, Audio):
-        raise _refuse(part, provider, "the Messages API takes no audio input")
+        raise refuse(part, provider, "the Messages API takes no audio input")
     if part.url is not None:
         block: dict[str, Any] = {"type": part.kind, "source": {"type": "url", "url": part.url}}
     elif isinstance(part, Image):
         if part.media_type not in ANTHROPIC_IMAGE_TYPES:
-            raise _refuse(part, provider, f"images must be one of {sorted(ANTHROPIC_IMAGE_TYPES)}")
+            raise refuse(part, provider, f"images must be one of {sorted(ANTHROPIC_IMAGE_TYPES)}")
         encoded = part.base64 or ""
         if len(encoded) > ANTHROPIC_IMAGE_BASE64:
-            raise _refuse(
+            raise refuse(
                 part, provider, f"an image may be at most 5 MB base64-encoded, this one is {len(encoded)} bytes"
             )
         budget.add(part, len(encoded), ANTHROPIC_REQUEST_BYTES, "images and documents")
@@ -152,7 +164,7 @@ def _anthropic_block(part: Part, budget: Budget) -> dict[str, Any]:
     if isinstance(part, Image):
         budget.images += 1
         if budget.images > ANTHROPIC_IMAGES:
-            raise _refuse(part, provider, f"a request may carry at most {ANTHROPIC_IMAGES} images")
+            raise refuse(part, provider, f"a request may carry at most {ANTHROPIC_IMAGES} images")
     elif isinstance(part, Document) and part.title:
         block["title"] = part.title
     return block
@@ -164,7 +176,7 @@ def anthropic_blocks(parts: tuple[Part, ...], role: str, budget: Budget) -> list
     if role == "assistant":
         for part in parts:
             if not isinstance(part, Text):
-                raise _refuse(part, budget.provider, "assistant turns take text only")
+                raise refuse(part, budget.provider, "assistant turns take text only")
     return [_anthropic_block(part, budget) for part in parts]
 
 
@@ -176,13 +188,13 @@ def _gemini_media(part: Image | Document | Audio, budget: Budget, *, in_result: 
     provider = budget.provider
     media_type = part.media_type
     if isinstance(part, Image) and part.data is not None and media_type not in GEMINI_IMAGE_TYPES:
-        raise _refuse(part, provider, f"images must be one of {sorted(GEMINI_IMAGE_TYPES)}")
+        raise refuse(part, provider, f"images must be one of {sorted(GEMINI_IMAGE_TYPES)}")
     if isinstance(part, Audio):
         if in_result:
-            raise _refuse(part, provider, "function responses take images and documents, not audio")
+            raise refuse(part, provider, "function responses take images and documents, not audio")
         if media_type is not None:
             if media_type not in GEMINI_AUDIO_TYPES:
-                raise _refuse(part, provider, f"audio must be one of {sorted(GEMINI_AUDIO_TYPES.values())}")
+                raise refuse(part, provider, f"audio must be one of {sorted(GEMINI_AUDIO_TYPES.values())}")
             media_type = GEMINI_AUDIO_TYPES[media_type]
     if part.base64 is not None:
         budget.add(part, len(part.base64), GEMINI_INLINE_BYTES, "inline data (use the Files API and from_url)")
