@@ -45,7 +45,19 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
-from .fanout import AsyncMerged, Merged, amerge, merge
+from .fanout import (
+    AsyncCouncil,
+    AsyncMerged,
+    Council,
+    CouncilEvent,
+    CouncilResult,
+    FanoutResult,
+    Merged,
+    acouncil,
+    amerge,
+    council,
+    merge,
+)
 from .processors import ContentFilter, Processor, Smooth
 from .structured import (
     JSONStreamParser,
@@ -67,6 +79,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnthropicClient",
+    "AsyncCouncil",
     "AsyncFallbackStream",
     "AsyncMerged",
     "AsyncStream",
@@ -81,8 +94,12 @@ __all__ = [
     "ContentFilter",
     "ContentLimitError",
     "Conversation",
+    "Council",
+    "CouncilEvent",
+    "CouncilResult",
     "FallbackClient",
     "FallbackStream",
+    "FanoutResult",
     "FinishReason",
     "GeminiClient",
     "InBandError",
@@ -116,10 +133,12 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "acouncil",
     "amerge",
     "apartial_json",
     "astream_to_string",
     "client",
+    "council",
     "fallback",
     "is_fallback_error",
     "merge",
