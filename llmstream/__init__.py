@@ -46,7 +46,19 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
-from .fanout import AsyncMerged, Merged, amerge, merge
+from .fanout import (
+    AsyncCouncil,
+    AsyncMerged,
+    Council,
+    CouncilEvent,
+    CouncilResult,
+    FanoutResult,
+    Merged,
+    acouncil,
+    amerge,
+    council,
+    merge,
+)
 from .processors import ContentFilter, Processor, Smooth
 from .structured import (
     JSONStreamParser,
@@ -68,6 +80,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnthropicClient",
+    "AsyncCouncil",
     "AsyncFallbackStream",
     "AsyncMerged",
     "AsyncStream",
@@ -83,9 +96,13 @@ __all__ = [
     "ContentFilter",
     "ContentLimitError",
     "Conversation",
+    "Council",
+    "CouncilEvent",
+    "CouncilResult",
     "Document",
     "FallbackClient",
     "FallbackStream",
+    "FanoutResult",
     "FinishReason",
     "GeminiClient",
     "Image",
@@ -122,10 +139,12 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "acouncil",
     "amerge",
     "apartial_json",
     "astream_to_string",
     "client",
+    "council",
     "fallback",
     "is_fallback_error",
     "merge",
