@@ -98,7 +98,7 @@ class OpenAITranslator(_ChatTranslator):
         if not parts.started:
             out.append(parts.start(chunk.id, chunk.model, chunk))
         for choice in choices:
-            if choice.index != 0:
+            if choice.index:  # n > 1: only the first choice; a choice without index is the first, as on the dict path
                 continue
             delta = choice.delta
             if delta is not None:
