@@ -91,8 +91,8 @@ class StreamingAccumulator:
     """Feed chunks with :meth:`add`; read the result with :meth:`completion` at any time.
 
     Text is gathered in lists and joined once. Usage is a cumulative snapshot: the latest wins.
-    Tool calls are keyed by the chunk's index, falling back to the id; a START with a new id at an
-    index already in use begins a new call.
+    Tool calls are keyed by the chunk's index alone: the translators number calls 0, 1, 2… (the
+    vendors' keys, ids and quirks are resolved there, by the providers' parts manager).
     """
 
     provider: str | None = None
@@ -192,60 +192,42 @@ class StreamingAccumulator:
 
     # -- tool calls ---------------------------------------------------------------------------
 
-    def _find_call(self, index: int, call_id: str | None) -> _CallBuilder | None:
-        builder = self._by_index.get(index)
-        if builder is not None and (call_id is None or builder.id is None or builder.id == call_id):
-            return builder
-        if call_id is not None:
-            for candidate in reversed(self._calls):
-                if candidate.id == call_id:
-                    return candidate
-        return None
-
-    def _start_tool_call(self, chunk: StreamedChunk) -> None:
+    def _call(self, chunk: StreamedChunk) -> _CallBuilder | None:
+        """The call of a TOOL_CALL_* chunk, by its index alone (started here if new). Translators
+        number calls 0, 1, 2… whatever keys the vendor used, so the index is the call's identity."""
         delta = chunk.tool_call
         if delta is None:
-            return
-        builder = self._find_call(delta.index, delta.id)
+            return None
+        builder = self._by_index.get(delta.index)
         if builder is None:
-            builder = _CallBuilder(delta.index, delta.id, delta.name)
+            builder = self._by_index[delta.index] = _CallBuilder(delta.index, delta.id, delta.name)
             self._calls.append(builder)
-            self._by_index[delta.index] = builder
         else:
             builder.id = builder.id or delta.id
             builder.name = builder.name or delta.name
-        if delta.arguments:
-            builder.fragments.append(delta.arguments)
         if chunk.signature:
             builder.signature = chunk.signature
+        return builder
+
+    def _start_tool_call(self, chunk: StreamedChunk) -> None:
+        builder = self._call(chunk)
+        if builder is not None and chunk.tool_call and chunk.tool_call.arguments:
+            builder.fragments.append(chunk.tool_call.arguments)
 
     def _add_tool_fragment(self, chunk: StreamedChunk) -> None:
         delta = chunk.tool_call
         if delta is None:
             return
         builder = self._by_index.get(delta.index)
-        if builder is None or (delta.id is not None and builder.id is not None and builder.id != delta.id):
-            builder = self._find_call(delta.index, delta.id)
-            if builder is None:  # a fragment for a call we never saw start: start it now
-                self._start_tool_call(chunk)
-                return
+        if builder is None:  # a fragment for a call we never saw start: start it now
+            self._start_tool_call(chunk)
+            return
         builder.fragments.append(delta.arguments)
 
     def _end_tool_call(self, chunk: StreamedChunk) -> None:
-        delta = chunk.tool_call
-        if delta is None:
-            return
-        builder = self._find_call(delta.index, delta.id)
-        if builder is None:
-            builder = _CallBuilder(delta.index, delta.id, delta.name)
-            self._calls.append(builder)
-            self._by_index[delta.index] = builder
-        builder.id = builder.id or delta.id
-        builder.name = builder.name or delta.name
-        if delta.arguments:
-            builder.final = delta.arguments
-        if chunk.signature:
-            builder.signature = chunk.signature
+        builder = self._call(chunk)
+        if builder is not None and chunk.tool_call and chunk.tool_call.arguments:
+            builder.final = chunk.tool_call.arguments
 
     # -- reasoning ----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Each recorded response is served, status, headers and body exactly as recorded (gzip bodies stay
 gzip, with their ``Content-Encoding``), by the loopback server; the llmstream client of the wire's
 provider points its ``base_url`` at it and streams, sync and async. The resulting ``Completion`` is
-compared with the vendor SDK's own accumulator on the same bytes (``tests/oracles.py``): text,
+compared with the vendor SDK's own accumulator on the same bytes (``tests/oracles/``, one module per vendor): text,
 reasoning, refusal, tool calls (id, name, parsed arguments, order), normalized usage and finish
 reason, id and model, thinking/thought signatures. Error recordings must raise the matching
 llmstream error. ``gemini_vertex/`` bodies go through the Gemini API client: llmstream has no Vertex
@@ -42,12 +42,12 @@ from tests.oracles import (
     corpus,
     expect_matches,
     llmstream_client,
-    openai_json_oracle,
     oracle,
     served,
     shared_ssl_context,
     sse_events,
 )
+from tests.oracles.openai import openai_json_oracle
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 

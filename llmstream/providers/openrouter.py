@@ -16,8 +16,8 @@ from .._client import BaseClient
 from .._errors import LLMStreamError
 from .._policy import Request, error_for_status
 from ._native import AsyncNative, http_timeout
-from ._openai_events import EventResponse, JSONEventParser, OpenAIEventTranslator
-from ._openai_wire import messages_payload, tools_payload
+from ._openai_events import EventResponse, JSONEventParser
+from ._openai_wire import OpenAIEventTranslator, messages_payload, tools_payload
 
 __all__ = ["DEFAULT_BASE_URL", "JSONEventParser", "OpenRouterClient", "OpenRouterTranslator"]
 
