@@ -36,6 +36,7 @@ from ._types import (
     Citation,
     Completion,
     FinishReason,
+    ProviderOutput,
     ReasoningBlock,
     ServerToolEvent,
     ServerToolStatus,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from .providers.gemini import GeminiClient
     from .providers.mock import MockClient
     from .providers.openai import OpenAIClient
+    from .providers.openai_responses import OpenAIResponsesClient
     from .providers.openrouter import OpenRouterClient
 
 __version__ = "0.1.0"
@@ -114,12 +116,14 @@ __all__ = [
     "Message",
     "MockClient",
     "OpenAIClient",
+    "OpenAIResponsesClient",
     "OpenRouterClient",
     "OutputValidationError",
     "Part",
     "PartialJSON",
     "Processor",
     "ProviderError",
+    "ProviderOutput",
     "RateLimitError",
     "ReasoningBlock",
     "ServerError",
@@ -158,6 +162,7 @@ _LAZY = {
     "GeminiClient": "llmstream.providers.gemini",
     "MockClient": "llmstream.providers.mock",
     "OpenAIClient": "llmstream.providers.openai",
+    "OpenAIResponsesClient": "llmstream.providers.openai_responses",
     "OpenRouterClient": "llmstream.providers.openrouter",
 }
 

@@ -13,6 +13,7 @@ from ._types import (
     Citation,
     Completion,
     FinishReason,
+    ProviderOutput,
     ReasoningBlock,
     ServerToolEvent,
     StreamedChunk,
@@ -114,6 +115,7 @@ class StreamingAccumulator:
     _server_tools: dict[str, ServerToolEvent] = attrs.field(factory=dict, init=False)
     _citations: list[Citation] = attrs.field(factory=list, init=False)
     _cited_urls: set[str] = attrs.field(factory=set, init=False)
+    _provider_output: ProviderOutput | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.started_at is None:
@@ -143,6 +145,8 @@ class StreamingAccumulator:
         elif kind is ChunkType.STOP:
             self._finish = chunk.finish_reason
             self._raw_finish = chunk.raw_finish_reason
+            if chunk.provider_output is not None:
+                self._provider_output = chunk.provider_output
         elif kind is ChunkType.REFUSAL:
             self._refusal.append(chunk.text)
         elif kind is ChunkType.START:
@@ -293,6 +297,7 @@ class StreamingAccumulator:
             reasoning_blocks=blocks,
             server_tools=list(self._server_tools.values()),
             citations=list(self._citations),
+            provider_output=self._provider_output,
         )
 
     def _stats(self, now: float) -> StreamStats:

@@ -11,7 +11,7 @@ import attrs
 from ._content import Part, Text, is_part, part_name
 from ._content_dicts import part_from_dict
 from ._errors import ConfigurationError
-from ._types import Completion, ReasoningBlock, ToolCall
+from ._types import Completion, ProviderOutput, ReasoningBlock, ToolCall
 
 __all__ = ["Content", "Conversation", "Message", "Role"]
 
@@ -48,7 +48,8 @@ class Message:
     """One turn. Assistant turns may carry tool calls and reasoning blocks; tool turns answer a call.
 
     ``name`` on a tool message is the tool's name (Gemini needs it in ``function_response``);
-    ``is_error`` marks a tool result that reports a failure (Anthropic ``is_error``).
+    ``is_error`` marks a tool result that reports a failure (Anthropic ``is_error``);
+    ``provider_output`` keeps an assistant turn's output as the vendor sent it (see ``ProviderOutput``).
     """
 
     role: Role
@@ -58,6 +59,7 @@ class Message:
     name: str | None = None
     reasoning_blocks: tuple[ReasoningBlock, ...] = ()
     is_error: bool = False
+    provider_output: ProviderOutput | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.role not in _ROLES:
@@ -119,6 +121,7 @@ class Conversation:
                     item.text,
                     tool_calls=tuple(item.tool_calls),
                     reasoning_blocks=tuple(item.reasoning_blocks),
+                    provider_output=item.provider_output,
                 )
             )
         return self

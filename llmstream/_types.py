@@ -16,6 +16,7 @@ __all__ = [
     "Citation",
     "Completion",
     "FinishReason",
+    "ProviderOutput",
     "ReasoningBlock",
     "ServerToolEvent",
     "ServerToolStatus",
@@ -195,6 +196,21 @@ class Citation:
 
 
 @attrs.frozen(slots=True)
+class ProviderOutput:
+    """A turn's output exactly as the vendor sent it, kept so that the turn can be sent back verbatim.
+
+    ``wire`` names the format (``"openai-responses"``: ``items`` are the response's output items as
+    JSON dicts, in order: reasoning with its ``encrypted_content``, messages, function calls, server
+    tools); ``id`` is the vendor's id of the response. A provider sends ``items`` back only when it
+    speaks ``wire``; every other provider uses the text and tool calls of the message instead.
+    """
+
+    wire: str
+    items: tuple[Any, ...] = ()
+    id: str | None = None
+
+
+@attrs.frozen(slots=True)
 class Tool:
     """A function the model may call; ``parameters`` is a JSON schema object."""
 
@@ -224,6 +240,7 @@ class StreamedChunk:
     redacted_data: str | None = None
     server_tool: ServerToolEvent | None = None
     citation: Citation | None = None
+    provider_output: ProviderOutput | None = None
     raw: Any = attrs.field(default=None, eq=False)
 
     # Hand-written: one chunk per token makes this the hottest constructor. attrs' frozen __init__
@@ -243,6 +260,7 @@ class StreamedChunk:
         redacted_data: str | None = None,
         server_tool: ServerToolEvent | None = None,
         citation: Citation | None = None,
+        provider_output: ProviderOutput | None = None,
         raw: Any = None,
     ) -> None:
         _set_type(self, type)
@@ -258,6 +276,7 @@ class StreamedChunk:
         _set_redacted_data(self, redacted_data)
         _set_server_tool(self, server_tool)
         _set_citation(self, citation)
+        _set_provider_output(self, provider_output)
         _set_raw(self, raw)
 
     def __str__(self) -> str:
@@ -288,6 +307,7 @@ _set_signature = _setters.pop("signature")
 _set_redacted_data = _setters.pop("redacted_data")
 _set_server_tool = _setters.pop("server_tool")
 _set_citation = _setters.pop("citation")
+_set_provider_output = _setters.pop("provider_output")
 _set_raw = _setters.pop("raw")
 if _setters:  # pragma: no cover - a new field must be set in StreamedChunk.__init__ too
     raise ImportError(f"StreamedChunk.__init__ does not set {sorted(_setters)}")
@@ -312,6 +332,7 @@ def text_chunk(text: str, raw: Any) -> StreamedChunk:
     _set_redacted_data(chunk, None)
     _set_server_tool(chunk, None)
     _set_citation(chunk, None)
+    _set_provider_output(chunk, None)
     _set_raw(chunk, raw)
     return chunk
 
@@ -354,6 +375,8 @@ class Completion:
     cached: bool = False
     #: The validated object when the call asked for structured output (``output_type=``).
     output: Any = None
+    #: The vendor's own output of the turn, for sending it back verbatim (the Responses API's items).
+    provider_output: ProviderOutput | None = None
 
     def __str__(self) -> str:
         return self.text

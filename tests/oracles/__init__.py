@@ -9,6 +9,7 @@ An oracle turns the same response bytes into an :class:`Expected` completion *wi
   mis-accumulate, :func:`openai_json_oracle`, a JSON-level accumulation written here from DESIGN's rules.
 - Anthropic: the ``anthropic`` SDK's ``messages.stream(...).get_final_message()`` (``beta.messages``
   for recordings made on the ``?beta=true`` endpoint).
+- Responses API: the ``openai`` SDK's ``responses.stream()`` and its ``ResponseStreamState`` (``responses``).
 - Gemini: the ``google-genai`` SDK's parsed ``GenerateContentResponse`` objects, parts concatenated,
   the last ``usage_metadata`` and finish reason kept.
 
@@ -32,6 +33,7 @@ from tests.oracles.corpus import (
 )
 from tests.oracles.gemini import gemini_oracle
 from tests.oracles.openai import openai_json_oracle, openai_oracle, openai_sdk_oracle
+from tests.oracles.responses import responses_oracle
 from tests.oracles.replay import (
     BASE_PATHS,
     differences,
@@ -59,12 +61,14 @@ __all__ = [
     "openai_oracle",
     "openai_sdk_oracle",
     "oracle",
+    "responses_oracle",
     "served",
     "shared_ssl_context",
     "sse_events",
 ]
 
 ORACLES: dict[str, Callable[[Recording], Expected]] = {
+    "openai-responses": responses_oracle,
     "openai": openai_oracle,
     "openrouter": openai_oracle,
     "anthropic": anthropic_oracle,

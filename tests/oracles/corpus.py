@@ -44,7 +44,7 @@ FOLDERS: dict[str, str] = {
     "gemini": "gemini",
     "gemini_vertex": "gemini",
     "openrouter": "openrouter",
-    "openai_responses": "responses",
+    "openai_responses": "openai-responses",
 }
 
 # Hop-by-hop and framing headers are the loopback server's business, not the recording's.

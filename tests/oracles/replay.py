@@ -14,7 +14,7 @@ from tests.oracles.corpus import Expected, Recording
 
 __all__ = ["BASE_PATHS", "differences", "expect_matches", "llmstream_client", "served", "shared_ssl_context"]
 
-BASE_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "openrouter": "/api/v1"}
+BASE_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "openrouter": "/api/v1", "openai-responses": "/v1"}
 
 
 def served(rec: Recording, pieces: list[bytes] | None = None) -> Any:
