@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import InBandError, StreamInterruptedError
+from .._errors import InBandError
 from .._types import (
     ChunkType,
     FinishReason,
@@ -347,12 +347,9 @@ class ResponsesEventTranslator:
                                  provider_output=kept, raw=raw))
 
     def end(self) -> list[StreamedChunk]:
-        """A body that ends before ``response.completed`` (or ``incomplete``/``failed``) is cut short."""
-        if self._finished:
-            return []
-        error = StreamInterruptedError("the stream ended before its response.completed event",
-                                       provider=self._provider)
-        return [StreamedChunk(ChunkType.ERROR, error=error)]
+        """Nothing is owed: a body cut short before its terminal event is an error of the native
+        stream (``openai_responses.Checked``), and a stream the caller stopped owes nothing."""
+        return []
 
 
 _TEXT_DONE = frozenset({"response.output_text.done", "response.refusal.done", "response.reasoning_summary_text.done",

@@ -10,7 +10,7 @@ on the server when the stream is closed before the response finished.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from .._errors import StreamInterruptedError
@@ -22,7 +22,7 @@ from ._responses_items import input_items, tools_payload
 from ._responses_wire import ResponsesEventTranslator
 from .openai import OpenAIClient
 
-__all__ = ["AsyncResumingStream", "OpenAIResponsesClient", "OpenAIResponsesTranslator", "ResumingStream"]
+__all__ = ["AsyncResumingStream", "Checked", "OpenAIResponsesClient", "OpenAIResponsesTranslator", "ResumingStream"]
 
 _TEXT_DELTA = "response.output_text.delta"
 _ARGUMENT_DELTAS = frozenset({"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"})
@@ -61,6 +61,14 @@ class OpenAIResponsesTranslator:
         return self._wire.end()
 
 
+def _model_kind(event: Any) -> Any:
+    return event.type
+
+
+def _dict_kind(event: Any) -> Any:
+    return event.get("type")
+
+
 def _model_identity(event: Any) -> tuple[Any, Any, Any]:
     kind = event.type
     response_id = event.response.id if kind == "response.created" else None
@@ -71,6 +79,48 @@ def _dict_identity(event: Any) -> tuple[Any, Any, Any]:
     kind = event.get("type")
     response = event.get("response") if kind == "response.created" else None
     return kind, event.get("sequence_number"), response.get("id") if isinstance(response, dict) else None
+
+
+class Checked:
+    """A native stream that raises :class:`StreamInterruptedError` when its body ends before the
+    response's terminal event (``response.completed``/``incomplete``/``failed`` or ``error``): a 200
+    cut short is never an empty or partial success. Sync: iterate it; async: ``achecked`` it."""
+
+    __slots__ = ("_kind", "_provider", "_stream")
+
+    def __init__(self, stream: Any, provider: str, kind: Callable[[Any], Any]) -> None:
+        self._stream = stream
+        self._provider = provider
+        self._kind = kind
+
+    @property
+    def response(self) -> Any:
+        return getattr(self._stream, "response", None)
+
+    def __iter__(self) -> Iterator[Any]:
+        last = None
+        for event in self._stream:
+            last = event
+            yield event
+        self._check(last)
+
+    async def achecked(self) -> AsyncIterator[Any]:
+        last = None
+        async for event in self._stream:
+            last = event
+            yield event
+        self._check(last)
+
+    def _check(self, last: Any) -> None:
+        if last is None or self._kind(last) not in _TERMINAL:
+            raise StreamInterruptedError("the stream ended before the response's terminal event "
+                                         "(response.completed)", provider=self._provider)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def cancel(self) -> None:
+        hard_cancel(self._stream)
 
 
 class _Resuming:
@@ -278,17 +328,19 @@ class OpenAIResponsesClient(OpenAIClient):
         responses = self.sdk.responses
         timeout = http_timeout(request.settings)
 
-        def open_sync(response_id: str | None = None, after: int | None = None) -> Any:
+        def open_sync(response_id: str | None = None, after: int | None = None) -> Checked:
             if response_id is None:
                 if self.sdk_models:
-                    return responses.create(**self._params(request))
+                    return Checked(responses.create(**self._params(request)), self.provider, _model_kind)
                 manager = responses.with_streaming_response.create(**self._params(request))
             else:
                 if self.sdk_models:
-                    return responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
+                    stream = responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
+                    return Checked(stream, self.provider, _model_kind)
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
-            return EventResponse(manager.__enter__().http_response, self.provider)
+            events = EventResponse(manager.__enter__().http_response, self.provider)
+            return Checked(events, self.provider, _dict_kind)
 
         first = open_sync()
         if not request.extra.get("background"):
@@ -309,14 +361,16 @@ class OpenAIResponsesClient(OpenAIClient):
                     stream = await responses.create(**self._params(request))
                 else:
                     stream = await responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
-                return AsyncNative(stream, stream.close, response=stream.response)
+                checked = Checked(stream, self.provider, _model_kind)
+                return AsyncNative(checked.achecked(), stream.close, response=stream.response)
             if response_id is None:
                 manager = responses.with_streaming_response.create(**self._params(request))
             else:
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
             response = (await manager.__aenter__()).http_response
-            return AsyncNative(EventResponse(response, self.provider), response.aclose, response=response)
+            checked = Checked(EventResponse(response, self.provider), self.provider, _dict_kind)
+            return AsyncNative(checked.achecked(), response.aclose, response=response)
 
         first = await open_async()
         if not request.extra.get("background"):
