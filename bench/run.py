@@ -180,12 +180,19 @@ def litellm_python() -> tuple[Path | None, str]:
 
 # -- the sections -----------------------------------------------------------------------------------------
 
+_DEFAULT_PATHS = ("openai-llmstream", "anthropic-llmstream", "gemini-llmstream", "responses-llmstream")
+
 WIRE_ROWS = {
     "openai": [
         ("openai-sdk", "openai SDK iterator, bare (baseline)"),
         ("openai-llmstream", "llmstream OpenAIClient"),
         ("openai-raw", "llmstream OpenAIClient(sdk_models=False)"),
         ("openai-litellm", "LiteLLM completion(stream) + stream_chunk_builder"),
+    ],
+    "responses": [
+        ("responses-sdk", "openai SDK responses iterator, bare (baseline)"),
+        ("responses-llmstream", "llmstream OpenAIResponsesClient"),
+        ("responses-raw", "llmstream OpenAIResponsesClient(sdk_models=False)"),
     ],
     "anthropic": [
         ("anthropic-sdk", "anthropic SDK iterator, bare (baseline)"),
@@ -325,11 +332,11 @@ def report(
             shown = "" if ratio is None else f"{ratio:.2f}x"
             target, ok = "", None
             if ratio is not None and contender is not base:
-                if contender.name in ("openai-llmstream", "anthropic-llmstream", "gemini-llmstream"):
+                if contender.name in _DEFAULT_PATHS:
                     target, ok = "≤ 1.10x", ratio <= 1.10
                 elif contender.name == "openrouter-llmstream":
                     target, ok = "≤ 2.0x", ratio <= 2.0
-                elif contender.name == "openai-raw":
+                elif contender.name in ("openai-raw", "responses-raw"):
                     shown = f"{ratio:.2f}x ({1 / ratio:.1f}x less)"
                     target, ok = "≥ 3x less", 1 / ratio >= 3.0
             ours = by_name.get(f"{wire}-llmstream")
@@ -413,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs per contender (median)")
     parser.add_argument("--litellm-rounds", type=int, default=3, help="runs for LiteLLM (~50 s each)")
     parser.add_argument("--count", type=int, default=20000, help="text chunks per stream")
-    parser.add_argument("--only", default="openai,anthropic,gemini,openrouter", help="wires, comma-separated")
+    parser.add_argument("--only", default="openai,responses,anthropic,gemini,openrouter", help="wires, comma-separated")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent async streams")
     parser.add_argument("--stream-chunks", type=int, default=200, help="text chunks per concurrent stream")
