@@ -332,3 +332,18 @@ def test_server_tools_become_server_tool_events_never_tool_calls() -> None:
         ("ig_1", "image_generation", ServerToolStatus.COMPLETED, {"revised_prompt": "a cat"}, "aGk="),
         ("mcp_1", "mcp:wiki.ask", ServerToolStatus.FAILED, {"q": 1}, "boom"),
     ]
+
+
+def test_user_parts_go_in_the_responses_shapes_and_nothing_is_dropped() -> None:
+    from llmstream import ConfigurationError, Image
+    from llmstream.providers._responses_items import input_items
+
+    image = Image.from_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 16, "image/png")
+    items = input_items(Conversation().user("What is this?", image))
+    content = items[0]["content"]
+    assert content[0] == {"type": "input_text", "text": "What is this?"}
+    assert content[1]["type"] == "input_image" and content[1]["image_url"].startswith("data:image/png;base64,")
+    conversation = Conversation().user("hi")
+    conversation.messages.append(llmstream.Message("assistant", ("Look:", image)))
+    with pytest.raises(ConfigurationError, match="openai-responses"):
+        input_items(conversation)

@@ -8,8 +8,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .._content import Text
 from .._conversation import Conversation, Message
 from .._types import Citation, ServerToolStatus, Tool, Usage
+from ._content_shapes import Budget, _openai_part, refuse
 
 __all__ = [
     "SERVER_ITEMS", "STATUSES", "WIRE", "citation", "input_items", "json_value", "tool_name", "tool_values",
@@ -111,11 +113,37 @@ def tool_values(item: Mapping[str, Any]) -> tuple[Any, Any]:
 # -- the request ----------------------------------------------------------------------------------
 
 
-def _text(message: Message) -> str:
+def _text(message: Message, provider: str = WIRE) -> str:
+    """The text of a turn that takes text only; any other part is refused, never dropped."""
     content: Any = message.content
     if isinstance(content, str):
         return content
-    return "".join(getattr(part, "text", "") or "" for part in content)  # parts: their text
+    for part in content:
+        if not isinstance(part, Text):
+            where = "tool results" if message.role == "tool" else f"{message.role} messages"
+            raise refuse(part, provider, f"Responses {where} take text only")
+    return "".join(part.text for part in content)
+
+
+def _user_content(message: Message, budget: Budget) -> Any:
+    """A user turn's content: its text, or its parts in the Responses shapes (validated as for chat)."""
+    content: Any = message.content
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content:
+        shape = _openai_part(part, budget.provider, budget)  # the chat shape: limits and refusals once
+        kind = shape["type"]
+        if kind == "text":
+            out.append({"type": "input_text", "text": shape["text"]})
+        elif kind == "image_url":
+            image = shape["image_url"]
+            out.append({"type": "input_image", "image_url": image["url"], "detail": image.get("detail", "auto")})
+        elif kind == "file":
+            out.append({"type": "input_file", **shape["file"]})
+        else:  # input_audio: the same shape on both wires
+            out.append(shape)
+    return out
 
 
 def input_items(conversation: Conversation, *, previous_response_id: str | None = None,
@@ -138,6 +166,7 @@ def input_items(conversation: Conversation, *, previous_response_id: str | None 
               and message.provider_output.wire == WIRE for item in message.provider_output.items
               if isinstance(item, Mapping) and item.get("type") == "custom_tool_call"}
     out: list[dict[str, Any]] = []
+    budget = Budget(WIRE)
     for message in messages:
         role = message.role
         if role == "system":
@@ -154,7 +183,7 @@ def input_items(conversation: Conversation, *, previous_response_id: str | None 
                 out.append({"type": "function_call", "call_id": call.id, "name": call.name,
                             "arguments": call.arguments or "{}"})
         else:
-            out.append({"role": role, "content": _text(message)})
+            out.append({"role": role, "content": _user_content(message, budget)})
     return out
 
 
