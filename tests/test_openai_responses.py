@@ -347,3 +347,32 @@ def test_user_parts_go_in_the_responses_shapes_and_nothing_is_dropped() -> None:
     conversation.messages.append(llmstream.Message("assistant", ("Look:", image)))
     with pytest.raises(ConfigurationError, match="openai-responses"):
         input_items(conversation)
+
+
+def test_cancel_from_another_thread_never_resumes(loopback: LoopbackServer, mode: str, sdk_models: bool) -> None:
+    import threading
+
+    frames = responses_stream(responses_text_events(PIECES, background=True))
+    loopback.enqueue(Scripted(chunks=frames, stall_after=6), Scripted.json({"id": "resp_loop", "status": "cancelled"}))
+    client = make(loopback, sdk_models, max_retries=3)
+
+    def on_chunk(stream: Any, chunk: Any) -> None:
+        if chunk.text == "beta ":
+            threading.Thread(target=stream.cancel).start()
+
+    if mode == "sync":
+        with client.stream("hi", background=True) as stream:
+            for chunk in stream:
+                on_chunk(stream, chunk)
+    else:
+        async def run() -> Any:
+            async with client.astream("hi", background=True) as stream:
+                async for chunk in stream:
+                    on_chunk(stream, chunk)
+            return stream
+
+        stream = asyncio.run(run())  # type: ignore[assignment]
+    assert stream.completion.finish_reason == FinishReason.CANCELLED and stream.completion.text == "Alpha beta "
+    # The shut-down socket is not a dropped connection to resume: no GET, only the cancel.
+    assert [(r.method, r.path) for r in loopback.requests] == [("POST", "/v1/responses"),
+                                                                ("POST", "/v1/responses/resp_loop/cancel")]
