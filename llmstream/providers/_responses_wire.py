@@ -50,8 +50,8 @@ class ResponsesEventTranslator:
     """Responses event dicts → StreamedChunks. Pure, one per stream (a resumed stream keeps it).
 
     ``translate(event, raw)`` takes the event as a dict; ``raw`` (default: the dict) is what the
-    chunks carry. Unknown event types give nothing: they stay visible in ``chunk.raw`` of nothing,
-    and in the output items the completion keeps.
+    chunks carry. An event type llmstream does not know gives no chunk and is no error; what it
+    built stays in the output items the completion keeps (``Completion.provider_output``).
     """
 
     __slots__ = (
@@ -292,7 +292,7 @@ class ResponsesEventTranslator:
         item_id = event.get("item_id")
         known = self._tools.get(str(item_id)) if item_id is not None else None
         if known is None:
-            return  # an event llmstream does not know: ignored (it is in chunk.raw of nothing, never an error)
+            return  # an event llmstream does not know (or of an item it does not map): ignored, never an error
         status = STATUSES.get(kind.rsplit(".", 1)[-1])
         arguments = None
         if kind in ("response.mcp_call_arguments.done", "response.code_interpreter_call_code.done"):
