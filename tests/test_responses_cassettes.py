@@ -19,8 +19,8 @@ if not SHARED_CASSETTES.is_dir():
 from llmstream import ChunkType, Completion
 from tests.helpers import collect
 from tests.loopback import LoopbackServer
-from tests.oracles.responses import responses_sources
 from tests.oracles import corpus, llmstream_client, served, shared_ssl_context
+from tests.oracles.responses import responses_sources
 
 RESPONSES = [rec for rec in corpus(SHARED_CASSETTES) if rec.wire == "openai-responses" and rec.status == 200]
 WITH_SOURCES = [rec for rec in RESPONSES if responses_sources(rec)[0] or responses_sources(rec)[1]]

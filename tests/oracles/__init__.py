@@ -33,7 +33,6 @@ from tests.oracles.corpus import (
 )
 from tests.oracles.gemini import gemini_oracle
 from tests.oracles.openai import openai_json_oracle, openai_oracle, openai_sdk_oracle
-from tests.oracles.responses import responses_oracle
 from tests.oracles.replay import (
     BASE_PATHS,
     differences,
@@ -42,6 +41,7 @@ from tests.oracles.replay import (
     served,
     shared_ssl_context,
 )
+from tests.oracles.responses import responses_oracle
 
 __all__ = [
     "BASE_PATHS",
