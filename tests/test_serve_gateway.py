@@ -255,3 +255,19 @@ def test_import_llmstream_loads_no_server_framework() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
+
+
+@pytest.mark.parametrize("form", ["ndjson", "sse"])
+def test_events_endpoint_speaks_the_cli_json_events(form: str, upstream: LoopbackServer, gateway: str) -> None:
+    upstream.enqueue(script("openai", ["par", "tial", "never"], tools=False, drop_after=3))
+    path = "/api/events?format=ndjson" if form == "ndjson" else "/api/events"
+    response = raw_post(gateway, path, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+    text = response.read().decode()
+    if form == "ndjson":
+        assert response.getheader("content-type") == "application/x-ndjson"
+        objects = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        objects = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    assert [o["text"] for o in objects if o["type"] == "text"] == ["par", "tial"]
+    assert objects[-2]["type"] == "error" and objects[-1]["type"] == "completion"
+    assert objects[-1]["text"] == "partial" and objects[-1]["error"]["type"] == "StreamInterruptedError"

@@ -1,4 +1,5 @@
-"""The Starlette app: an OpenAI-compatible gateway, the ``useChat`` endpoint and the chat page."""
+"""The Starlette app: an OpenAI-compatible gateway, the ``useChat`` endpoint, llmstream's own
+events (``/api/events``) and the chat page."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ._asgi import JSONResponse, StreamResponse
 from ._common import error_message, error_status, openai_error
 from ._models import ModelRouter, call_options
 from ._openai import chat_completion
-from ._readers import RequestError, read_chat_request, read_ui_request
+from ._readers import ChatRequest, RequestError, read_chat_request, read_ui_request
 
 __all__ = ["create_app"]
 
@@ -79,7 +80,7 @@ def create_app(
         body = openai_error("missing or wrong bearer token", 401, code="invalid_api_key")
         return JSONResponse(body, 401, {"www-authenticate": "Bearer"})
 
-    async def chat_completions(request: Request) -> Any:
+    async def open_chat(request: Request) -> tuple[ChatRequest, str, Any] | JSONResponse:
         if not authorized(request):
             return denied()
         try:
@@ -90,6 +91,22 @@ def create_app(
             return _error(exc)
         stream = client.astream(chat.conversation, tools=chat.tools or None, max_tokens=chat.max_tokens,
                                 temperature=chat.temperature, **options)
+        return chat, spec, stream
+
+    async def events(request: Request) -> Any:
+        """llmstream's own JSON events (the CLI's ``--json``) for an OpenAI-style body:
+        SSE, or NDJSON with ``?format=ndjson``."""
+        opened = await open_chat(request)
+        if isinstance(opened, JSONResponse):
+            return opened
+        protocol = "ndjson" if request.query_params.get("format") == "ndjson" else "events"
+        return StreamResponse(opened[2], protocol, heartbeat=heartbeat, max_pending=max_pending)
+
+    async def chat_completions(request: Request) -> Any:
+        opened = await open_chat(request)
+        if isinstance(opened, JSONResponse):
+            return opened
+        chat, spec, stream = opened
         model = chat.model or spec
         if chat.stream:
             return StreamResponse(stream, "openai", heartbeat=heartbeat, max_pending=max_pending, model=model,
@@ -138,6 +155,7 @@ def create_app(
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/api/chat", ui_chat, methods=["POST"]),
+        Route("/api/events", events, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.router = router
