@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import llmstream
-from llmstream import ChunkType, Citation, ServerToolEvent, ServerToolStatus, StreamedChunk, ToolCall
+from llmstream import ChunkType, Citation, Image, ServerToolEvent, ServerToolStatus, StreamedChunk, Text, ToolCall
 from llmstream.providers.mock import script_for_text
 from llmstream.serve import (
     EventsEncoder,
@@ -21,6 +21,9 @@ from llmstream.serve import (
     read_ui_request,
     to_sse,
 )
+
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+         "60e6kgAAAABJRU5ErkJggg==")
 
 
 def frames(data: bytes) -> list[Any]:
@@ -210,7 +213,9 @@ def test_read_chat_request_maps_fields_and_keeps_unknown_ones() -> None:
 
 @pytest.mark.parametrize(("body", "param"), [
     ({"messages": []}, "messages"),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+    ({"messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {}}]}]},
+     "messages[0].content[0].type"),
+    ({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": PIXEL}}]}]},
      "messages[0].content[0].type"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
     ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
@@ -248,7 +253,22 @@ def test_read_ui_request_rebuilds_tool_rounds_and_reasoning() -> None:
     assert ui.model == "mock:echo" and ui.chat_id == "chat-1"
 
 
-def test_read_ui_request_refuses_file_parts() -> None:
+def test_image_parts_are_read_as_images() -> None:
+    chat = read_chat_request({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": PIXEL, "detail": "low"}}]}]})
+    text, image = chat.conversation.messages[0].content
+    assert text == Text("what is this?") and isinstance(image, Image) and image.media_type == "image/png"
+    ui = read_ui_request({"messages": [{"role": "user", "parts": [
+        {"type": "text", "text": "and this?"}, {"type": "file", "mediaType": "image/png", "url": PIXEL}]}]})
+    assert isinstance(ui.conversation.messages[0].content[1], Image)
+
+
+def test_read_ui_request_refuses_file_parts_it_cannot_read() -> None:
     with pytest.raises(RequestError) as caught:
         read_ui_request({"messages": [{"role": "user", "parts": [{"type": "file", "url": "data:,x"}]}]})
+    assert caught.value.param == "messages[0].parts[0]"
+    with pytest.raises(RequestError) as caught:
+        read_ui_request({"messages": [{"role": "system", "parts": [{"type": "file", "url": PIXEL,
+                                                                   "mediaType": "image/png"}]}]})
     assert caught.value.param == "messages[0].parts[0].type"

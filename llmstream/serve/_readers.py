@@ -12,7 +12,10 @@ from typing import Any
 
 import attrs
 
-from .._conversation import Conversation, Message
+from .._content import Audio, Document, Image, Part, Text
+from .._content_dicts import part_from_dict
+from .._conversation import Content, Conversation, Message
+from .._errors import LLMStreamError
 from .._types import ReasoningBlock, Tool, ToolCall
 
 __all__ = ["ChatRequest", "RequestError", "UIRequest", "read_chat_request", "read_ui_request"]
@@ -80,18 +83,43 @@ _KNOWN = {"model", "messages", "stream", "stream_options", "tools", "tool_choice
           "max_completion_tokens", "temperature", "n"}
 
 
-def _content(value: Any, where: str) -> str:
+def _content(value: Any, where: str, *, text_only: bool = False) -> Content:
+    """A message's content: a string, or OpenAI content parts (text, image_url, input_audio, file)."""
     if value is None or isinstance(value, str):
         return value or ""
-    parts = []
+    parts: list[Part] = []
     for n, part in enumerate(_list(value, where)):
         part = _object(part, f"{where}[{n}]")
         kind = part.get("type")
-        if kind not in ("text", "input_text"):
-            raise RequestError(f"{where}[{n}].type {kind!r} is not supported (text parts only)",
+        if kind in ("text", "input_text"):
+            parts.append(Text(str(part.get("text") or "")))
+        elif text_only:
+            raise RequestError(f"{where}[{n}].type {kind!r} is not supported here (text parts only)",
                                param=f"{where}[{n}].type")
-        parts.append(str(part.get("text") or ""))
-    return "".join(parts)
+        else:
+            try:
+                parts.append(part_from_dict(part))
+            except LLMStreamError as exc:
+                raise RequestError(f"{where}[{n}]: {exc}", param=f"{where}[{n}].type") from exc
+    if all(isinstance(p, Text) for p in parts):
+        return "".join(p.text for p in parts if isinstance(p, Text))
+    return tuple(parts)
+
+
+def _ui_file(part: Mapping[str, Any], where: str) -> Part:
+    """An AI SDK ``file`` part (``mediaType``, ``url``: a data or http URL, ``filename``)."""
+    url, media = part.get("url"), part.get("mediaType")
+    if not isinstance(url, str) or not isinstance(media, str):
+        raise RequestError(f"{where} needs url and mediaType strings", param=where)
+    try:
+        if media.startswith("image/"):
+            return Image.from_url(url, media_type=media)
+        if media.startswith("audio/"):
+            return Audio.from_url(url, media_type=media)
+        filename = part.get("filename")
+        return Document.from_url(url, media_type=media, title=filename if isinstance(filename, str) else None)
+    except LLMStreamError as exc:
+        raise RequestError(f"{where}: {exc}", param=where) from exc
 
 
 def _messages(value: Any) -> Conversation:
@@ -105,13 +133,13 @@ def _messages(value: Any) -> Conversation:
         if role not in ("system", "user", "assistant", "tool"):
             raise RequestError(f"{where}.role {role!r} is not one of system, developer, user, assistant, tool",
                                param=f"{where}.role")
-        content = _content(raw.get("content"), f"{where}.content")
+        content = _content(raw.get("content"), f"{where}.content", text_only=role != "user")
         if role == "tool":
             call_id = raw.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise RequestError(f"{where}.tool_call_id is required for a tool message",
                                    param=f"{where}.tool_call_id")
-            conversation.tool_result(call_id, content)
+            conversation.tool_result(call_id, content)  # text only: always a string here
             continue
         calls = []
         for k, call in enumerate(raw.get("tool_calls") or ()):
@@ -248,16 +276,21 @@ def read_ui_request(body: Any) -> UIRequest:
             continue
         if role not in ("user", "system"):
             raise RequestError(f"{where}.role {role!r} is not one of system, user, assistant", param=f"{where}.role")
-        texts = []
+        content: list[Part] = []
         for k, part in enumerate(parts):
             part = _object(part, f"{where}.parts[{k}]")
             kind = part.get("type")
             if kind == "text":
-                texts.append(str(part.get("text") or ""))
+                content.append(Text(str(part.get("text") or "")))
+            elif kind == "file" and role == "user":
+                content.append(_ui_file(part, f"{where}.parts[{k}]"))
             elif kind != "step-start" and not str(kind).startswith("data-"):
-                raise RequestError(f"{where}.parts[{k}].type {kind!r} is not supported (text parts only)",
+                raise RequestError(f"{where}.parts[{k}].type {kind!r} is not supported",
                                    param=f"{where}.parts[{k}].type")
-        conversation.append(Message(role, "".join(texts)))
+        if all(isinstance(p, Text) for p in content):
+            conversation.append(Message(role, "".join(p.text for p in content if isinstance(p, Text))))
+        else:
+            conversation.append(Message(role, tuple(content)))
     if not conversation.messages:
         raise RequestError("messages must not be empty", param="messages")
     model = body.get("model")
