@@ -397,6 +397,17 @@ def report(
             f"raw OpenAI path vs native, same stream ({equivalence['sync']['chunks']} chunks, sync and async, and an "
             f"HTTP 404): identical chunks, completion and error: {verdict(equivalence['identical'])}"
         )
+    gateway = extra.get("gateway", {})
+    if "error" in gateway:
+        lines.append(f"gateway: failed: {gateway['error']}")
+    for run in gateway.get("runs", ()):
+        ok = run["ratio"] <= 1.5
+        targets.append((f"gateway server-side CPU ≤ 1.5x the direct {run['client']}", ok))
+        lines.append(
+            f"gateway (llmstream serve, /v1/chat/completions SSE, uvicorn) server-side CPU vs direct {run['client']}: "
+            f"{run['gateway_us_per_chunk']:.1f} vs {run['direct_us_per_chunk']:.1f} µs/chunk = {run['ratio']:.2f}x "
+            f"(target ≤ 1.5x: {verdict(ok)})"
+        )
     layer = extra.get("layer", {})
     if layer:
         parts = [
@@ -425,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=1000, help="concurrent async streams")
     parser.add_argument("--stream-chunks", type=int, default=200, help="text chunks per concurrent stream")
     parser.add_argument("--skip", default="", help="sections to skip: throughput,memory,imports,concurrency,"
-                        "equivalence,layer")
+                        "equivalence,layer,gateway")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     args.only = [w for w in args.only.split(",") if w]
@@ -453,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("throughput ...", flush=True)
             contenders, notes = contenders_for(args, url)
             throughput(contenders)
+        if "gateway" not in skip:
+            print("gateway ...", flush=True)
+            extra["gateway"] = run_json([sys.executable, str(HERE / "gateway.py"), url, str(args.count),
+                                         str(max(args.rounds, 3))])
         if "concurrency" not in skip:
             print(f"concurrency: {args.streams} streams ...", flush=True)
             extra["concurrency"] = run_json([
