@@ -26,8 +26,8 @@ from ._errors import (
     StreamTimeoutError,
     ToolArgumentsError,
 )
-from ._fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from ._options import StreamingOptions
+from ._registry import class_modules as _class_modules
 from ._stream import AsyncStream, Stream
 from ._types import (
     ChunkType,
@@ -41,6 +41,7 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
+from .fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from .fanout import AsyncMerged, Merged, amerge, merge
 from .processors import ContentFilter, Processor, Smooth
 from .structured import (
@@ -119,14 +120,9 @@ __all__ = [
     "stream_to_string",
 ]
 
-# Client classes are resolved on first access, so that importing llmstream imports no vendor SDK.
-_LAZY = {
-    "AnthropicClient": "llmstream.providers.anthropic",
-    "GeminiClient": "llmstream.providers.gemini",
-    "MockClient": "llmstream.providers.mock",
-    "OpenAIClient": "llmstream.providers.openai",
-    "OpenRouterClient": "llmstream.providers.openrouter",
-}
+# Client classes are resolved on first access (from the one registry, ``_registry``), so that
+# importing llmstream imports no vendor SDK.
+_LAZY = _class_modules()
 
 
 def __getattr__(name: str) -> Any:

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import InBandError, MalformedStreamError
+from .._transport import read_to_end, shutdown_response
 from .._types import ChunkType, StreamedChunk, text_chunk
 from ..sse import SSEDecoder
-from ._native import shutdown_response
 from ._openai_wire import OpenAIWireState, usage_from_mapping
 
 __all__ = ["EventResponse", "JSONEventParser", "OpenAIEventTranslator"]
@@ -65,9 +65,11 @@ class EventResponse:
 
     def __iter__(self) -> Iterator[Any]:
         parser = JSONEventParser(self.provider)
-        for data in self.response.iter_bytes():
+        chunks = self.response.iter_bytes()
+        for data in chunks:
             yield from parser.feed(data)
             if parser.done:
+                read_to_end(self.response, chunks, _DRAIN_SECONDS)  # as _aiter: the connection goes back
                 return
 
     async def _aiter(self) -> AsyncIterator[Any]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from .._client import BaseClient, import_sdk
 from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
-from .._policy import Request, error_for_status
+from .._settings import Request
+from .._status import error_for_status
+from .._transport import AsyncNative, http_timeout
 from .._types import ChunkType, StreamedChunk, text_chunk
-from ._native import AsyncNative, http_timeout
 from ._openai_events import EventResponse, OpenAIEventTranslator
 from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
 
