@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import llmstream
 from llmstream import RateLimitError, StreamInterruptedError
-from llmstream._fallback import fallback
+from llmstream.fallback import fallback
 
 
 def main() -> None:

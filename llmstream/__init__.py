@@ -28,8 +28,8 @@ from ._errors import (
     StreamTimeoutError,
     ToolArgumentsError,
 )
-from ._fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from ._options import StreamingOptions
+from ._registry import class_modules as _class_modules
 from ._stream import AsyncStream, Stream
 from ._types import (
     ChunkType,
@@ -47,6 +47,7 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
+from .fallback import AsyncFallbackStream, FallbackClient, FallbackStream, fallback, is_fallback_error
 from .fanout import (
     AsyncCouncil,
     AsyncMerged,
@@ -156,15 +157,9 @@ __all__ = [
     "stream_to_string",
 ]
 
-# Client classes are resolved on first access, so that importing llmstream imports no vendor SDK.
-_LAZY = {
-    "AnthropicClient": "llmstream.providers.anthropic",
-    "GeminiClient": "llmstream.providers.gemini",
-    "MockClient": "llmstream.providers.mock",
-    "OpenAIClient": "llmstream.providers.openai",
-    "OpenAIResponsesClient": "llmstream.providers.openai_responses",
-    "OpenRouterClient": "llmstream.providers.openrouter",
-}
+# Client classes are resolved on first access (from the one registry, ``_registry``), so that
+# importing llmstream imports no vendor SDK.
+_LAZY = _class_modules()
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""BaseClient: configuration, the four public calls, and the adapter hooks each provider fills in."""
+"""BaseClient: configuration, the lazily built vendor SDK clients, and the adapter hooks each provider
+fills in; ``client()``, the factory over the one provider registry (``_registry``)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,28 @@ import abc
 import contextlib
 import importlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import attrs
 
-from ._conversation import Conversation, as_conversation
+from ._adapter import Translator, to_error
+from ._calls import ConversationLike, PublicCalls
+from ._conversation import as_conversation
 from ._errors import ConfigurationError, LLMStreamError
-from ._options import Callback, StreamingOptions, resolve_options
-from ._policy import SETTING_NAMES, Request, Settings, Translator, map_transport_error
+from ._options import StreamingOptions
+from ._registry import PROVIDERS, resolve
+from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
-from ._types import Completion, FinishReason, Tool
+from ._transport import hard_cancel
+from ._types import Tool
 
-__all__ = ["BaseClient", "client"]
-
-ConversationLike = Conversation | str | Iterable[Mapping[str, Any]]
+__all__ = ["BaseClient", "ClientAdapter", "ConversationLike", "client", "import_sdk"]
 
 
-class BaseClient(abc.ABC):
-    """What every provider client shares. Subclasses implement the adapter hooks:
+class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
+    """What every provider client shares. Subclasses implement the adapter hooks, which the client's
+    :meth:`adapter` hands to the stream shells:
 
     - ``_open(request)`` / ``_aopen(request)``: start the vendor SDK's native stream and return an
       object that iterates vendor events and has ``close()`` (``aclose()`` for async). Only these
@@ -164,17 +168,9 @@ class BaseClient(abc.ABC):
     def _map_error(self, exc: BaseException) -> LLMStreamError | None:
         return None
 
-    def _to_error(self, exc: BaseException) -> LLMStreamError:
-        """Ours as they are; then the provider's mapping; then transport failures; else wrapped."""
-        if isinstance(exc, LLMStreamError):
-            return exc
-        error = self._map_error(exc) or map_transport_error(exc, self.provider)
-        if error is None:
-            error = LLMStreamError(f"unexpected {type(exc).__name__}: {exc}", provider=self.provider)
-        if error.provider is None:
-            error.provider = self.provider
-        error.__cause__ = exc
-        return error
+    def adapter(self) -> ClientAdapter:
+        """This client as the stream shells see it (the :class:`~llmstream._adapter.Adapter` protocol)."""
+        return ClientAdapter(self)
 
     # -- the public calls ------------------------------------------------------------------------
 
@@ -198,99 +194,52 @@ class BaseClient(abc.ABC):
             settings=settings,
         )
 
-    def stream(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        **extra: Any,
+    def _sync_stream(
+        self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
+        temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> Stream:
-        """Open a stream; iterate it in a ``with`` block. Extra keywords go to the vendor request
-        (resilience knobs such as ``idle_timeout=`` override the client's for this call)."""
-        request = self._request(conversation, tools, max_tokens, temperature, extra)
-        return Stream(self, request, resolve_options(options, on_start, on_chunk, on_error, on_complete))
+        return Stream(self.adapter(), self._request(conversation, tools, max_tokens, temperature, extra), options)
 
-    def astream(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        **extra: Any,
+    def _async_stream(
+        self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
+        temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> AsyncStream:
-        """The async twin of :meth:`stream`: ``async with client.astream(conv) as stream``."""
-        request = self._request(conversation, tools, max_tokens, temperature, extra)
-        return AsyncStream(self, request, resolve_options(options, on_start, on_chunk, on_error, on_complete))
+        return AsyncStream(self.adapter(), self._request(conversation, tools, max_tokens, temperature, extra), options)
 
-    def stream_complete(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        raise_on_error: bool = True,
-        **extra: Any,
-    ) -> Completion:
-        """Stream to the callbacks and return the completion. With ``raise_on_error=False`` a
-        provider or stream failure is returned as ``completion.error`` instead of raised."""
-        stream = self.stream(
-            conversation, tools=tools, max_tokens=max_tokens, temperature=temperature, options=options,
-            on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete, **extra,
-        )
-        try:
-            with stream:
-                return stream.until_done()
-        except LLMStreamError as error:
-            if raise_on_error:
-                raise
-            return _as_failed_completion(error, stream.completion)
 
-    async def astream_complete(
-        self,
-        conversation: ConversationLike,
-        *,
-        tools: Iterable[Tool] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        options: StreamingOptions | None = None,
-        on_start: Callback | None = None,
-        on_chunk: Callback | None = None,
-        on_error: Callback | None = None,
-        on_complete: Callback | None = None,
-        raise_on_error: bool = True,
-        **extra: Any,
-    ) -> Completion:
-        """The async twin of :meth:`stream_complete`; callbacks may be coroutine functions."""
-        stream = self.astream(
-            conversation, tools=tools, max_tokens=max_tokens, temperature=temperature, options=options,
-            on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete, **extra,
-        )
-        try:
-            async with stream:
-                return await stream.until_done()
-        except LLMStreamError as error:
-            if raise_on_error:
-                raise
-            return _as_failed_completion(error, stream.completion)
+class ClientAdapter:
+    """A client's provider hooks as an :class:`~llmstream._adapter.Adapter`: the shells call these,
+    never the client. The hooks are looked up at each call, so a subclass (or a test) may replace them."""
+
+    __slots__ = ("_client", "provider")
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+        self.provider = client.provider
+
+    def warm(self, asynchronous: bool) -> None:
+        self._client._warm(asynchronous=asynchronous)
+
+    def open(self, request: Request) -> Any:
+        return self._client._open(request)
+
+    async def aopen(self, request: Request) -> Any:
+        return await self._client._aopen(request)
+
+    def translator(self, request: Request) -> Translator:
+        return self._client._translator(request)
+
+    def map_error(self, exc: BaseException) -> LLMStreamError:
+        return to_error(exc, self.provider, self._client._map_error)
+
+    def close(self, native: Any) -> None:
+        native.close()
+
+    async def aclose(self, native: Any) -> None:
+        await native.aclose()
+
+    def hard_cancel(self, native: Any) -> None:
+        hard_cancel(native)
 
 
 def _running_loop() -> Any:
@@ -302,26 +251,7 @@ def _running_loop() -> Any:
         return None
 
 
-def _as_failed_completion(error: LLMStreamError, fallback: Completion) -> Completion:
-    partial = error.partial or fallback
-    if partial.error is error:
-        return partial
-    return attrs.evolve(partial, error=error, finish_reason=FinishReason.ERROR)
-
-
 # -- the factory ---------------------------------------------------------------------------------
-
-#: provider prefix → (module, class). Modules are imported only when asked for, so that
-#: ``import llmstream`` loads no vendor SDK.
-PROVIDERS: dict[str, tuple[str, str]] = {
-    "openai": ("llmstream.providers.openai", "OpenAIClient"),
-    "openai-responses": ("llmstream.providers.openai_responses", "OpenAIResponsesClient"),
-    "anthropic": ("llmstream.providers.anthropic", "AnthropicClient"),
-    "gemini": ("llmstream.providers.gemini", "GeminiClient"),
-    "google": ("llmstream.providers.gemini", "GeminiClient"),
-    "openrouter": ("llmstream.providers.openrouter", "OpenRouterClient"),
-    "mock": ("llmstream.providers.mock", "MockClient"),
-}
 
 
 def client(spec: str, **kwargs: Any) -> BaseClient:
@@ -329,12 +259,10 @@ def client(spec: str, **kwargs: Any) -> BaseClient:
     provider, sep, model = spec.partition(":")
     if not sep or not model:
         raise ConfigurationError(f"expected 'provider:model', got {spec!r} (e.g. 'openai:gpt-4o-mini')")
-    entry = PROVIDERS.get(provider.lower())
-    if entry is None:
+    cls: type[BaseClient] | None = resolve(provider)
+    if cls is None:
         known = ", ".join(sorted(PROVIDERS))
         raise ConfigurationError(f"unknown provider {provider!r}; known: {known}")
-    module = importlib.import_module(entry[0])
-    cls: type[BaseClient] = getattr(module, entry[1])
     return cls(model, **kwargs)
 
 

@@ -8,13 +8,15 @@ from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["Processor", "StreamingOptions"]
+__all__ = ["ProcessorLike", "StreamingOptions"]
 
 Callback = Callable[..., Any]
 
 
-class Processor(Protocol):
-    """Rewrites the chunk stream: each chunk in, zero or more chunks out.
+class ProcessorLike(Protocol):
+    """What the shells need of a processor (the structural type of :class:`llmstream.Processor`, the
+    one processor class, whose passthrough defaults subclasses override): each chunk in, zero or
+    more chunks out.
 
     Optional members the shells honour: ``flush()`` (chunks still owed at the end of the stream),
     ``reset()`` (a retry starts over), ``delay`` (seconds to pause before each TEXT chunk) and
@@ -25,7 +27,7 @@ class Processor(Protocol):
     def process(self, chunk: Any) -> Iterable[Any]: ...
 
 
-def _processor_tuple(value: Iterable[Processor]) -> tuple[Processor, ...]:
+def _processor_tuple(value: Iterable[ProcessorLike]) -> tuple[ProcessorLike, ...]:
     return tuple(value)
 
 
@@ -37,7 +39,7 @@ class StreamingOptions:
     - ``on_chunk(chunk)``: every chunk delivered to the caller, in order.
     - ``on_error(error)``: once, with the ``LLMStreamError`` (its ``.partial`` holds what arrived).
     - ``on_complete(completion)``: once, when the stream finished well. Never both.
-    - ``processors``: see :class:`Processor`; the accumulator and callbacks see their output.
+    - ``processors``: see :class:`llmstream.Processor`; the accumulator and callbacks see their output.
 
     In async streams each may be a plain function or a coroutine function.
     """
@@ -46,7 +48,7 @@ class StreamingOptions:
     on_chunk: Callback | None = None
     on_error: Callback | None = None
     on_complete: Callback | None = None
-    processors: Sequence[Processor] = attrs.field(default=(), converter=_processor_tuple)
+    processors: Sequence[ProcessorLike] = attrs.field(default=(), converter=_processor_tuple)
 
     def merge(
         self,

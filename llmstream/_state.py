@@ -1,19 +1,21 @@
-"""Sans-IO state of one stream across its attempts: processors, accumulation, what to deliver.
+"""Sans-IO state of one stream across its attempts: processors, accumulation, what to deliver, and
+every decision the shells act on: retry or fail (with the backoff delay), finish, cancel.
 
-The shells in ``_stream`` do the I/O; everything they decide per chunk is decided here, once, for
-both of them.
+The shells in ``_stream`` do the I/O; everything they decide is decided here, once, for both of them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._accumulator import StreamingAccumulator
+from ._adapter import Translator
 from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
-from ._options import Processor
-from ._policy import Settings, Translator, is_retryable
+from ._options import ProcessorLike, StreamingOptions
+from ._retry import backoff_delay, is_retryable
+from ._settings import Settings
 from ._types import ChunkType, Completion, FinishReason, StreamedChunk
 
 __all__ = ["StreamState", "callback_error"]
@@ -30,11 +32,13 @@ class StreamState:
 
     __slots__ = (
         "_enders", "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired",
-        "held", "max_chars", "pace", "processors", "provider",
+        "held", "max_chars", "pace", "processors", "provider", "result", "settings",
     )
 
-    def __init__(self, provider: str, settings: Settings, processors: Sequence[Processor] = ()):
+    def __init__(self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = ()):
         self.provider = provider
+        self.settings = settings
+        self.result: Completion | None = None  # the final completion, once the stream ended
         self.deadline = None if settings.total_timeout is None else time.monotonic() + settings.total_timeout
         self.max_chars = settings.max_content_chars
         self.attempt = 0
@@ -45,13 +49,13 @@ class StreamState:
         self.chars = 0
         self.held: list[StreamedChunk] = []
         self.acc = StreamingAccumulator(provider=provider)
-        self.processors: tuple[Processor, ...] = ()
+        self.processors: tuple[ProcessorLike, ...] = ()
         self._enders: tuple[Any, ...] = ()  # the processors that can end the answer early
         self.pace = 0.0
         self.accept = self._accept
         self.use(processors)
 
-    def use(self, processors: Sequence[Processor]) -> None:
+    def use(self, processors: Sequence[ProcessorLike]) -> None:
         """Processors rewrite the stream before the accumulator and the callbacks see it."""
         self.processors = (*self.processors, *processors)
         self._enders = tuple(processor for processor in self.processors if hasattr(processor, "ended"))
@@ -131,9 +135,11 @@ class StreamState:
         self.held = []
         return tuple(due)
 
-    def retry_allowed(self, error: LLMStreamError, settings: Settings) -> bool:
+    def retry_allowed(self, error: LLMStreamError) -> bool:
+        """Retry only before anything reached the caller, within max_retries, and not past the deadline."""
         return (
-            not self.delivered and not self.expired and self.attempt < settings.max_retries and is_retryable(error)
+            not self.delivered and not self.expired and self.attempt < self.settings.max_retries
+            and is_retryable(error)
         )
 
     def fail(self, error: LLMStreamError) -> LLMStreamError:
@@ -142,6 +148,56 @@ class StreamState:
             error.provider = self.provider
         error.partial = self.acc.completion(error=error)
         return error
+
+    def failure(
+        self, exc: Exception, map_error: Callable[[BaseException], LLMStreamError]
+    ) -> tuple[LLMStreamError | None, float | None]:
+        """Decide about an attempt that raised ``exc`` (its connection is already closed).
+
+        ``(None, None)``: it was a cancel, end quietly. ``(error, delay)``: retry after ``delay``
+        seconds (the state is reset for the next attempt). ``(error, None)``: the stream failed;
+        ``error.partial`` and :attr:`result` hold what arrived.
+        """
+        error: LLMStreamError
+        if self.expired:  # the total_timeout watchdog shut the connection
+            error = StreamTimeoutError(f"total_timeout={self.settings.total_timeout}s passed", provider=self.provider)
+            error.__cause__ = exc
+        elif self.cancelled:
+            return None, None
+        else:
+            error = map_error(exc)
+        if self.retry_allowed(error):
+            delay = backoff_delay(self.attempt, error, self.settings)
+            self.restart()
+            return error, delay
+        error = self.fail(error)
+        self.result = error.partial
+        return error, None
+
+    def busy(self, options: StreamingOptions) -> bool:
+        """Whether chunks need delivering one by one (a callback or pacing); iterator use skips it."""
+        return options.on_start is not None or options.on_chunk is not None or bool(self.pace)
+
+    def done(self) -> Completion | None:
+        """The attempts are over without an error: the completion for ``on_complete``, None if cancelled."""
+        if self.cancelled:
+            self.result = self.finish_cancelled()
+            return None
+        self.result = self.acc.completion()
+        return self.result
+
+    def aborted(self) -> None:
+        """A BaseException (task cancellation, KeyboardInterrupt) ended the stream: keep the partial."""
+        self.result = self.finish_cancelled()
+
+    def closing(self) -> None:
+        """The caller closes the stream: unless it already ended, it ends as cancelled."""
+        if self.result is None:
+            self.cancelled = True
+
+    def closed(self) -> None:
+        if self.result is None:
+            self.result = self.finish_cancelled()
 
     def finish_cancelled(self) -> Completion:
         return self.acc.completion(finish_reason=FinishReason.CANCELLED)

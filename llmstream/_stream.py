@@ -1,8 +1,11 @@
-"""Stream and AsyncStream: the thin I/O shells around a provider's native iterator.
+"""Stream and AsyncStream: the thin I/O shells around a provider adapter's native stream.
 
-They iterate the native events, translate, accumulate, dispatch callbacks, retry before the first
-chunk reaches the caller, enforce the total timeout and close the connection on every exit path.
-The two classes differ only by ``async``/``await``; everything else lives in sans-IO helpers.
+They iterate the native events, translate, accumulate, dispatch callbacks, sleep before a retry,
+run the total-timeout watchdog and close the connection on every exit path. Every decision (what
+to deliver, whether to retry and after how long, how the stream ended) is the sans-IO
+:class:`~llmstream._state.StreamState`'s, so the two classes differ only by ``async``/``await``
+(a test compares their ``_run`` sources, another runs the same scripted streams through both).
+They hold an :class:`~llmstream._adapter.Adapter`, never a client.
 """
 
 from __future__ import annotations
@@ -12,20 +15,16 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from typing_extensions import Self
 
 from ._accumulator import StreamingAccumulator
-from ._errors import LLMStreamError, StreamTimeoutError
-from ._options import Processor, StreamingOptions, call_async, call_sync
-from ._policy import Request, backoff_delay
+from ._adapter import Adapter
+from ._options import ProcessorLike, StreamingOptions, call_async, call_sync
+from ._settings import Request
 from ._state import StreamState, callback_error
 from ._types import ChunkType, Completion, StreamedChunk
-from .providers._native import hard_cancel
-
-if TYPE_CHECKING:
-    from ._client import BaseClient
 
 __all__ = ["AsyncStream", "Stream"]
 
@@ -34,27 +33,27 @@ _TEXT = ChunkType.TEXT
 
 
 class _ShellBase:
-    def __init__(self, client: BaseClient, request: Request, options: StreamingOptions):
-        self._client = client
+    _asynchronous: ClassVar[bool] = False
+
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
+        self._adapter = adapter
         self._request = request
         self._options = options
-        self._state = StreamState(client.provider, request.settings, options.processors)
-        self._completion: Completion | None = None
+        self._state = StreamState(adapter.provider, request.settings, options.processors)
         self._native: Any = None
         self._lock = threading.Lock()
 
     @property
     def completion(self) -> Completion:
         """The final completion once the stream ended; before that, the partial so far."""
-        if self._completion is not None:
-            return self._completion
-        return self._state.acc.completion()
+        result = self._state.result
+        return result if result is not None else self._state.acc.completion()
 
     @property
     def accumulator(self) -> StreamingAccumulator:
         return self._state.acc
 
-    def pipe(self, *processors: Processor) -> Self:
+    def pipe(self, *processors: ProcessorLike) -> Self:
         """Add processors (before iterating): they see each chunk before the accumulator does."""
         if self._state.acc.chunks:
             raise RuntimeError("pipe() must be called before the stream is read")
@@ -72,41 +71,19 @@ class _ShellBase:
         with self._lock:
             self._state.cancelled = True
             native = self._native
-        hard_cancel(native)
+        self._adapter.hard_cancel(native)
 
     def _expire(self) -> None:
         """The total_timeout watchdog: runs on a timer thread (sync) or the event loop (async)."""
         with self._lock:
             self._state.expired = True
             native = self._native
-        hard_cancel(native)
-
-    def _interrupted(self, exc: Exception) -> Exception | None:
-        """What a failure really was: the watchdog's timeout, a cancel (None), or itself."""
-        if self._state.expired:
-            error = StreamTimeoutError(
-                f"total_timeout={self._request.settings.total_timeout}s passed", provider=self._state.provider
-            )
-            error.__cause__ = exc
-            return error
-        return None if self._state.cancelled else exc
+        self._adapter.hard_cancel(native)
 
     def _take_native(self) -> Any:
         with self._lock:
             native, self._native = self._native, None
         return native
-
-    def _failed(self, exc: Exception) -> tuple[LLMStreamError, float | None]:
-        """Map a failure; a delay means: retry after it (nothing reached the caller yet)."""
-        error = self._client._to_error(exc)
-        settings = self._request.settings
-        if self._state.retry_allowed(error, settings):
-            delay = backoff_delay(self._state.attempt, error, settings)
-            self._state.restart()
-            return error, delay
-        error = self._state.fail(error)
-        self._completion = error.partial
-        return error, None
 
 
 class Stream(_ShellBase):
@@ -116,8 +93,8 @@ class Stream(_ShellBase):
     closed on every exit path; ``cancel()`` may be called from another thread.
     """
 
-    def __init__(self, client: BaseClient, request: Request, options: StreamingOptions):
-        super().__init__(client, request, options)
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
+        super().__init__(adapter, request, options)
         total = request.settings.total_timeout
         self._iterator = self._run() if total is None else self._watched(total)
 
@@ -135,12 +112,10 @@ class Stream(_ShellBase):
 
     def close(self) -> None:
         """Stop reading and close the connection; the completion so far is kept (cancelled)."""
-        if self._completion is None:
-            self._state.cancelled = True
+        self._state.closing()
         self._iterator.close()
         self._close_native()
-        if self._completion is None:
-            self._completion = self._state.finish_cancelled()
+        self._state.closed()
 
     def until_done(self) -> Completion:
         """Consume the rest of the stream and return the completion."""
@@ -152,7 +127,7 @@ class Stream(_ShellBase):
         native = self._take_native()
         if native is not None:
             with contextlib.suppress(Exception):  # best effort: the socket may already be gone
-                native.close()
+                self._adapter.close(native)
 
     def _watched(self, total: float) -> Generator[StreamedChunk, None, None]:
         """_run under a timer that shuts the connection when total_timeout passes mid-read."""
@@ -165,19 +140,18 @@ class Stream(_ShellBase):
             timer.cancel()
 
     def _run(self) -> Generator[StreamedChunk, None, None]:
-        state, client, request = self._state, self._client, self._request
+        state, adapter, request, options = self._state, self._adapter, self._request, self._options
         while not state.cancelled:
             try:
-                client._warm(asynchronous=False)
+                adapter.warm(self._asynchronous)
                 state.start_clock()
-                native = client._open(request)
+                native = adapter.open(request)
                 if not self._adopt(native):
                     self._close_native()
                     break
-                translator = client._translator(request)
+                translator = adapter.translator(request)
                 translate, accept = translator.translate, state.accept
-                # Iterator use with no callback and no pacing: nothing to deliver per chunk.
-                busy = self._options.on_start is not None or self._options.on_chunk is not None or state.pace
+                busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
                 for event in native:
                     for chunk in translate(event):
                         for item in accept(chunk):
@@ -197,26 +171,23 @@ class Stream(_ShellBase):
                 raise
             except Exception as caught:
                 self._close_native()
-                exc = self._interrupted(caught)
-                if exc is None:
+                error, delay = state.failure(caught, adapter.map_error)
+                if error is None:
                     break
-                error, delay = self._failed(exc)
                 if delay is not None:
                     time.sleep(delay)
                     continue
-                self._notify(self._options.on_error, "on_error", error)
+                self._notify(options.on_error, "on_error", error)
                 if error is caught:
                     raise
                 raise error from caught
-            except BaseException:  # KeyboardInterrupt, SystemExit: close, keep the partial
+            except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
                 self._close_native()
-                self._completion = state.finish_cancelled()
+                state.aborted()
                 raise
-        if state.cancelled:
-            self._completion = state.finish_cancelled()
-            return
-        self._completion = state.acc.completion()
-        self._notify(self._options.on_complete, "on_complete", self._completion)
+        completion = state.done()
+        if completion is not None:
+            self._notify(options.on_complete, "on_complete", completion)
 
     def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
@@ -239,8 +210,10 @@ class Stream(_ShellBase):
 class AsyncStream(_ShellBase):
     """The async twin of :class:`Stream`: ``async with`` / ``async for``; callbacks may be async."""
 
-    def __init__(self, client: BaseClient, request: Request, options: StreamingOptions):
-        super().__init__(client, request, options)
+    _asynchronous = True
+
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
+        super().__init__(adapter, request, options)
         total = request.settings.total_timeout
         self._iterator = self._run() if total is None else self._watched(total)
 
@@ -258,12 +231,10 @@ class AsyncStream(_ShellBase):
 
     async def aclose(self) -> None:
         """Stop reading and close the connection; the completion so far is kept (cancelled)."""
-        if self._completion is None:
-            self._state.cancelled = True
+        self._state.closing()
         await self._iterator.aclose()
         await self._close_native()
-        if self._completion is None:
-            self._completion = self._state.finish_cancelled()
+        self._state.closed()
 
     async def until_done(self) -> Completion:
         """Consume the rest of the stream and return the completion."""
@@ -275,7 +246,7 @@ class AsyncStream(_ShellBase):
         native = self._take_native()
         if native is not None:
             with contextlib.suppress(Exception):  # best effort: the socket may already be gone
-                await native.aclose()
+                await self._adapter.aclose(native)
 
     async def _watched(self, total: float) -> AsyncGenerator[StreamedChunk, None]:
         """_run under a loop timer that shuts the connection when total_timeout passes mid-read."""
@@ -287,19 +258,18 @@ class AsyncStream(_ShellBase):
             handle.cancel()
 
     async def _run(self) -> AsyncGenerator[StreamedChunk, None]:
-        state, client, request = self._state, self._client, self._request
+        state, adapter, request, options = self._state, self._adapter, self._request, self._options
         while not state.cancelled:
             try:
-                client._warm(asynchronous=True)
+                adapter.warm(self._asynchronous)
                 state.start_clock()
-                native = await client._aopen(request)
+                native = await adapter.aopen(request)
                 if not self._adopt(native):
                     await self._close_native()
                     break
-                translator = client._translator(request)
+                translator = adapter.translator(request)
                 translate, accept = translator.translate, state.accept
-                # Iterator use with no callback and no pacing: nothing to deliver per chunk.
-                busy = self._options.on_start is not None or self._options.on_chunk is not None or state.pace
+                busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
                 async for event in native:
                     for chunk in translate(event):
                         for item in accept(chunk):
@@ -319,26 +289,23 @@ class AsyncStream(_ShellBase):
                 raise
             except Exception as caught:
                 await self._close_native()
-                exc = self._interrupted(caught)
-                if exc is None:
+                error, delay = state.failure(caught, adapter.map_error)
+                if error is None:
                     break
-                error, delay = self._failed(exc)
                 if delay is not None:
                     await asyncio.sleep(delay)
                     continue
-                await self._notify(self._options.on_error, "on_error", error)
+                await self._notify(options.on_error, "on_error", error)
                 if error is caught:
                     raise
                 raise error from caught
             except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
                 await self._close_native()
-                self._completion = state.finish_cancelled()
+                state.aborted()
                 raise
-        if state.cancelled:
-            self._completion = state.finish_cancelled()
-            return
-        self._completion = state.acc.completion()
-        await self._notify(self._options.on_complete, "on_complete", self._completion)
+        completion = state.done()
+        if completion is not None:
+            await self._notify(options.on_complete, "on_complete", completion)
 
     async def _deliver(self, item: StreamedChunk) -> None:
         options = self._options

@@ -33,7 +33,8 @@ BLOCKED_RAW_FINISH_REASON = "llmstream.ContentFilter"
 
 
 class Processor:
-    """A passthrough processor: subclass it and override what you need.
+    """The processor base (llmstream's one ``Processor``): a passthrough; subclass it and override
+    what you need. The shells take any object with ``process`` (``_options.ProcessorLike``).
 
     ``process`` returns the chunk unchanged, ``flush`` owes nothing, ``reset`` forgets nothing and
     ``delay`` is 0. Subclasses that keep state must clear it in ``reset`` (a retry starts over).

@@ -40,7 +40,7 @@ from llmstream import (  # noqa: E402
     ToolCallDelta,
     Usage,
 )
-from llmstream._policy import Request  # noqa: E402
+from llmstream._settings import Request  # noqa: E402
 from llmstream.providers._anthropic_wire import for_sdk  # noqa: E402
 from llmstream.providers.anthropic import (  # noqa: E402
     DEFAULT_MAX_TOKENS,

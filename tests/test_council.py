@@ -19,7 +19,7 @@ from llmstream import (
     acouncil,
     council,
 )
-from llmstream._policy import Request
+from llmstream._settings import Request
 from llmstream.fanout import COUNCIL_TEMPLATE, FanoutResult
 from llmstream.providers.mock import _Scripted
 

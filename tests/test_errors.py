@@ -17,7 +17,9 @@ from llmstream import (
     ServerError,
 )
 from llmstream._errors import redact
-from llmstream._policy import Settings, backoff_delay, error_for_status, is_retryable, parse_retry_after
+from llmstream._retry import backoff_delay, is_retryable, parse_retry_after
+from llmstream._settings import Settings
+from llmstream._status import error_for_status
 
 
 @pytest.mark.parametrize(

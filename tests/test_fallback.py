@@ -27,7 +27,7 @@ from llmstream import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from llmstream._fallback import FallbackClient, fallback, is_fallback_error
+from llmstream.fallback import FallbackClient, fallback, is_fallback_error
 from llmstream.processors import ContentFilter
 from tests.helpers import collect, complete
 from tests.loopback import LoopbackServer, error_response

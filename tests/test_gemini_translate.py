@@ -37,7 +37,7 @@ from llmstream import (
     ToolCallDelta,
     Usage,
 )
-from llmstream._policy import Request
+from llmstream._settings import Request
 from llmstream.providers.gemini import (
     FINISH_REASONS,
     GeminiClient,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import llmstream
-from llmstream import AsyncStream, BaseClient, Stream
+from llmstream import BaseClient
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -56,14 +56,3 @@ def test_sync_and_async_calls_have_the_same_signatures() -> None:
     assert _signature(BaseClient.stream) == _signature(BaseClient.astream)
     assert _signature(BaseClient.stream_complete) == _signature(BaseClient.astream_complete)
     assert inspect.iscoroutinefunction(BaseClient.astream_complete)
-
-
-def test_sync_and_async_shells_mirror_each_other() -> None:
-    pairs = {"__enter__": "__aenter__", "__exit__": "__aexit__", "__iter__": "__aiter__", "__next__": "__anext__",
-             "close": "aclose", "cancel": "cancel", "until_done": "until_done"}
-    for sync_name, async_name in pairs.items():
-        sync_method, async_method = getattr(Stream, sync_name), getattr(AsyncStream, async_name)
-        assert _signature(sync_method)[1:] == _signature(async_method)[1:], sync_name
-    public_sync = {n for n in vars(Stream) if not n.startswith("_")}
-    public_async = {n for n in vars(AsyncStream) if not n.startswith("_")}
-    assert {pairs.get(n, n) for n in public_sync} == public_async

@@ -339,7 +339,7 @@ def test_run_down_only_where_closing_closed_the_connection() -> None:
     # HTTP/2 keeps a shared connection open after a stream closes: reading on would wait for frames.
     import httpx2
 
-    from llmstream.providers._native import connection_closed
+    from llmstream._transport import connection_closed
 
     def response(version: bytes) -> Any:
         return httpx2.Response(200, extensions={"http_version": version})

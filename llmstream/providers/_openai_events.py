@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import MalformedStreamError
+from .._transport import read_to_end, shutdown_response
 from ..sse import SSEDecoder
-from ._native import shutdown_response
 
 __all__ = ["EventResponse", "JSONEventParser"]
 
@@ -61,9 +61,11 @@ class EventResponse:
 
     def __iter__(self) -> Iterator[Any]:
         parser = JSONEventParser(self.provider)
-        for data in self.response.iter_bytes():
+        chunks = self.response.iter_bytes()
+        for data in chunks:
             yield from parser.feed(data)
             if parser.done:
+                read_to_end(self.response, chunks, _DRAIN_SECONDS)  # as _aiter: the connection goes back
                 return
 
     async def _aiter(self) -> AsyncIterator[Any]:

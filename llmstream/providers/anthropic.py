@@ -19,10 +19,11 @@ from .._errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from .._policy import Request, error_for_status
+from .._settings import Request
+from .._status import error_for_status
+from .._transport import AsyncNative, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._anthropic_wire import for_sdk, messages_payload, tools_payload
-from ._native import AsyncNative, http_timeout
 from ._parts import Parts
 
 __all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]

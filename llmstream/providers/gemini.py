@@ -30,10 +30,11 @@ from .._errors import (
     RateLimitError,
     ServerError,
 )
-from .._policy import Request, Settings, error_for_status
+from .._settings import Request, Settings
+from .._status import error_for_status
+from .._transport import AsyncNative, StreamClosing, connection_closed, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
-from ._native import AsyncNative, StreamClosing, connection_closed, http_timeout
 from ._parts import Parts
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._client import BaseClient
 from .._errors import LLMStreamError, StreamInterruptedError
-from .._policy import Request
+from .._settings import Request
 from .._types import ChunkType, FinishReason, StreamedChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["MockClient", "script_for_text"]

@@ -7,8 +7,9 @@ from typing import Any
 
 from .._client import BaseClient, import_sdk
 from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
-from .._policy import Request, error_for_status
-from ._native import AsyncNative, http_timeout
+from .._settings import Request
+from .._status import error_for_status
+from .._transport import AsyncNative, http_timeout
 from ._openai_events import EventResponse
 from ._openai_wire import OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
 

@@ -13,10 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+from .._adapter import to_error
 from .._errors import StreamInterruptedError
-from .._policy import Request
+from .._settings import Request
+from .._transport import AsyncNative, hard_cancel, http_timeout
 from .._types import StreamedChunk, text_chunk
-from ._native import AsyncNative, hard_cancel, http_timeout
 from ._openai_events import EventResponse
 from ._responses_items import input_items, tools_payload
 from ._responses_wire import ResponsesEventTranslator
@@ -322,7 +323,7 @@ class OpenAIResponsesClient(OpenAIClient):
         return params
 
     def _resumable(self, exc: BaseException) -> bool:
-        return isinstance(self._to_error(exc), StreamInterruptedError)
+        return isinstance(to_error(exc, self.provider, self._map_error), StreamInterruptedError)
 
     def _open(self, request: Request) -> Any:
         responses = self.sdk.responses

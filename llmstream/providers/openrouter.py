@@ -14,8 +14,9 @@ from typing import Any
 
 from .._client import BaseClient
 from .._errors import LLMStreamError
-from .._policy import Request, error_for_status
-from ._native import AsyncNative, http_timeout
+from .._settings import Request
+from .._status import error_for_status
+from .._transport import AsyncNative, http_timeout
 from ._openai_events import EventResponse, JSONEventParser
 from ._openai_wire import OpenAIEventTranslator, messages_payload, tools_payload
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .._client import PROVIDERS, BaseClient
+from .._client import BaseClient
 from .._errors import LLMStreamError
+from .._registry import PROVIDERS
 from ._readers import RequestError
 
 __all__ = ["ModelRouter", "call_options", "resolve_spec"]

@@ -1,16 +1,20 @@
-"""Small adapters that give every vendor's native stream the shape the shells expect."""
+"""The transport layer below the shells: native-stream helpers (close, run down, hard cancel from any
+thread), httpx2 timeouts from our knobs, and the mapping of transport failures to our errors."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-from .._policy import Settings
+from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError, StreamTimeoutError
+from ._settings import Settings
 
 __all__ = [
-    "AsyncNative", "StreamClosing", "connection_closed", "hard_cancel", "http_timeout", "run_down", "shutdown_response",
+    "AsyncNative", "StreamClosing", "connection_closed", "hard_cancel", "http_timeout", "map_transport_error",
+    "read_to_end", "run_down", "shutdown_response",
 ]
 
 
@@ -90,6 +94,36 @@ def shutdown_response(response: Any) -> bool:
     return True
 
 
+def read_to_end(response: Any, chunks: Iterator[bytes], seconds: float) -> None:
+    """Sync: read the end of a body after the wire's terminal event (normally already there), so that
+    the connection goes back to the pool instead of being closed half-read. Bounded: each read of
+    the socket waits at most ``seconds``; a server that keeps the body open only loses the connection.
+    Only HTTP/1.x (its connection serves this response alone; an HTTP/2 stream's end frees no
+    connection); without a socket to bound (a custom transport) nothing is read."""
+    if not connection_closed(response):
+        return
+    extensions = getattr(response, "extensions", None) or {}
+    network_stream: Any = extensions.get("network_stream")
+    read = getattr(network_stream, "read", None)
+    if read is None:
+        return
+
+    def bounded(max_bytes: int, timeout: float | None = None) -> bytes:
+        return bytes(read(max_bytes, seconds))
+
+    try:
+        network_stream.read = bounded
+    except (AttributeError, TypeError):  # a stream class with slots: leave the connection to close
+        return
+    try:
+        with contextlib.suppress(Exception):  # the read timeout, or a transport error after the answer
+            for _ in chunks:
+                pass
+    finally:
+        with contextlib.suppress(AttributeError):
+            del network_stream.read
+
+
 def hard_cancel(native: Any) -> None:
     """Stop a native stream from another thread: its own ``cancel``, else its response's socket."""
     if native is None:
@@ -107,3 +141,20 @@ def http_timeout(settings: Settings) -> Any:
 
     read = settings.read_timeout
     return httpx2.Timeout(connect=settings.timeout, read=read, write=read, pool=settings.timeout)
+
+
+def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | None:
+    """httpx2 transport failures and undecodable frames, common to every provider."""
+    import httpx2
+
+    if isinstance(exc, httpx2.TimeoutException):
+        if isinstance(exc, httpx2.ConnectTimeout):
+            return StreamTimeoutError(f"connect timed out: {exc}", provider=provider)
+        return StreamTimeoutError(f"no data from the provider in time: {exc}", provider=provider)
+    if isinstance(exc, (httpx2.TransportError, httpx2.StreamError)):
+        return StreamInterruptedError(f"connection lost: {type(exc).__name__}: {exc}", provider=provider)
+    if isinstance(exc, json.JSONDecodeError):
+        return MalformedStreamError(f"undecodable JSON in stream at char {exc.pos}: {exc.msg}", provider=provider)
+    if isinstance(exc, UnicodeDecodeError):
+        return MalformedStreamError(f"stream is not valid UTF-8: {exc}", provider=provider)
+    return None

@@ -1,4 +1,4 @@
-"""Fallbacks: ``llmstream._fallback(client_a, client_b, ...)`` behaves like a client that moves on to the
+"""Fallbacks: ``llmstream.fallback(client_a, client_b, ...)`` behaves like a client that moves on to the
 next client when one fails before its first chunk reached the caller.
 
 Each client first uses its own retries (``max_retries``; set 0 to fall back at once). Once a chunk
@@ -16,6 +16,10 @@ Which errors move on (:func:`is_fallback_error`, replaceable with ``should_fallb
   hiding it behind a fallback would cost one failed call per client and bury the real message;
 - no: ``ConfigurationError`` (a missing key or SDK is a setup bug to see, not to route around),
   ``CallbackError`` (the caller's own code), ``ContentLimitError`` and anything unexpected.
+
+Import it as ``from llmstream.fallback import fallback, FallbackClient`` (or from ``llmstream``). The
+package attribute ``llmstream.fallback`` is the :func:`fallback` function, not this module (the
+function shadows the module's name); ``sys.modules["llmstream.fallback"]`` is the module.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typing_extensions import Self
 
-from ._client import _as_failed_completion
+from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
 from ._errors import (
     BadRequestError,
@@ -39,11 +43,11 @@ from ._errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from ._options import Callback, Processor, StreamingOptions, call_async, call_sync, resolve_options
+from ._options import ProcessorLike, StreamingOptions, call_async, call_sync
 from ._types import Completion, FinishReason, StreamedChunk, Tool
 
 if TYPE_CHECKING:
-    from ._client import BaseClient, ConversationLike
+    from ._client import BaseClient
     from ._stream import AsyncStream, Stream
 
 __all__ = ["AsyncFallbackStream", "FallbackClient", "FallbackStream", "fallback", "is_fallback_error"]
@@ -69,7 +73,7 @@ class _FallbackBase:
         self._should = owner.should_fallback
         self._opener = opener
         self._options = options
-        self._piped: tuple[Processor, ...] = ()
+        self._piped: tuple[ProcessorLike, ...] = ()
         self._inner: Any = None
         self._cancelled = False
         self._finished = False
@@ -84,7 +88,7 @@ class _FallbackBase:
             return completion
         return Completion(finish_reason=FinishReason.CANCELLED if self._cancelled else None)
 
-    def pipe(self, *processors: Processor) -> Self:
+    def pipe(self, *processors: ProcessorLike) -> Self:
         """Add processors (before iterating); each client's stream gets them, reset between clients."""
         if self._inner is not None:
             raise RuntimeError("pipe() must be called before the stream is read")
@@ -234,7 +238,7 @@ class AsyncFallbackStream(_FallbackBase):
                 raise
 
 
-class FallbackClient:
+class FallbackClient(PublicCalls["FallbackStream", "AsyncFallbackStream"]):
     """Behaves like a client (same four calls, same signatures); see the module docstring.
 
     Per-call keywords (``tools``, ``max_tokens``, extras) go to every client in the chain.
@@ -269,63 +273,19 @@ class FallbackClient:
 
         return opener
 
-    def stream(
-        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
-        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
-        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
-        **extra: Any,
+    def _sync_stream(
+        self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
+        temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> FallbackStream:
-        """Like ``BaseClient.stream``: iterate in a ``with`` block."""
         opener = self._opener(conversation, False, tools=tools, max_tokens=max_tokens, temperature=temperature, **extra)
-        return FallbackStream(self, opener, resolve_options(options, on_start, on_chunk, on_error, on_complete))
+        return FallbackStream(self, opener, options)
 
-    def astream(
-        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
-        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
-        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
-        **extra: Any,
+    def _async_stream(
+        self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
+        temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> AsyncFallbackStream:
-        """Like ``BaseClient.astream``: ``async with fallback_client.astream(conv) as stream``."""
         opener = self._opener(conversation, True, tools=tools, max_tokens=max_tokens, temperature=temperature, **extra)
-        return AsyncFallbackStream(self, opener, resolve_options(options, on_start, on_chunk, on_error, on_complete))
-
-    def stream_complete(
-        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
-        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
-        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
-        raise_on_error: bool = True, **extra: Any,
-    ) -> Completion:
-        """Like ``BaseClient.stream_complete``; ``raise_on_error=False`` returns the last error."""
-        stream = self.stream(
-            conversation, tools=tools, max_tokens=max_tokens, temperature=temperature, options=options,
-            on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete, **extra,
-        )
-        try:
-            with stream:
-                return stream.until_done()
-        except LLMStreamError as error:
-            if raise_on_error:
-                raise
-            return _as_failed_completion(error, stream.completion)
-
-    async def astream_complete(
-        self, conversation: ConversationLike, *, tools: Iterable[Tool] | None = None, max_tokens: int | None = None,
-        temperature: float | None = None, options: StreamingOptions | None = None, on_start: Callback | None = None,
-        on_chunk: Callback | None = None, on_error: Callback | None = None, on_complete: Callback | None = None,
-        raise_on_error: bool = True, **extra: Any,
-    ) -> Completion:
-        """Like ``BaseClient.astream_complete``; callbacks may be coroutine functions."""
-        stream = self.astream(
-            conversation, tools=tools, max_tokens=max_tokens, temperature=temperature, options=options,
-            on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete, **extra,
-        )
-        try:
-            async with stream:
-                return await stream.until_done()
-        except LLMStreamError as error:
-            if raise_on_error:
-                raise
-            return _as_failed_completion(error, stream.completion)
+        return AsyncFallbackStream(self, opener, options)
 
 
 def fallback(*clients: BaseClient, should_fallback: FallbackRule = is_fallback_error) -> FallbackClient:

@@ -1,0 +1,52 @@
+"""The request a provider adapter opens, and the resilience knobs it carries (sans-IO values)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._conversation import Conversation
+from ._types import Tool
+
+__all__ = ["SETTING_NAMES", "Request", "Settings"]
+
+
+@attrs.frozen(slots=True)
+class Settings:
+    """The resilience knobs; set on the client, overridable per call."""
+
+    max_retries: int = 2
+    timeout: float | None = 10.0
+    idle_timeout: float | None = 60.0
+    total_timeout: float | None = None
+    max_content_chars: int | None = None
+    retry_backoff: float = 0.5
+    retry_backoff_max: float = 8.0
+    retry_after_cap: float = 30.0
+
+    @property
+    def read_timeout(self) -> float | None:
+        """What the HTTP layer may wait for one read: the idle gap, never past the total budget."""
+        if self.total_timeout is None:
+            return self.idle_timeout
+        if self.idle_timeout is None:
+            return self.total_timeout
+        return min(self.idle_timeout, self.total_timeout)
+
+
+SETTING_NAMES = frozenset(f.name for f in attrs.fields(Settings))
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """Everything a provider adapter needs to open one stream."""
+
+    model: str
+    conversation: Conversation
+    tools: tuple[Tool, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    settings: Settings = attrs.field(factory=Settings)
