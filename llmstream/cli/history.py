@@ -22,8 +22,8 @@ from typing import Any
 
 import attrs
 
-from ._conversation import Conversation, Message
-from ._types import Completion, ReasoningBlock, Tool, ToolCall
+from .._conversation import Conversation, Message
+from .._types import Completion, ReasoningBlock, Tool, ToolCall
 
 __all__ = ["LogStore", "LoggedResponse", "default_logs_path", "tool_from_json", "tool_to_json"]
 

@@ -24,13 +24,13 @@ from typing import Any, TextIO
 
 import attrs
 
-from . import __version__
-from ._cli_render import JsonRenderer, Renderer, Spinner, Style, TextRenderer, format_stats, isatty
-from ._client import BaseClient
-from ._client import client as make_client
-from ._conversation import Conversation, Message
-from ._errors import ConfigurationError, LLMStreamError
-from ._types import ChunkType, Completion, Tool
+from .. import __version__
+from .._client import BaseClient
+from .._client import client as make_client
+from .._conversation import Conversation, Message
+from .._errors import ConfigurationError, LLMStreamError
+from .._types import ChunkType, Completion, Tool
+from .render import JsonRenderer, Renderer, Spinner, Style, TextRenderer, format_stats, isatty
 
 __all__ = ["DEFAULT_MODEL", "main"]
 
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "logs":
             return _logs(_logs_parser().parse_args(args), out, err)
         if command == "demo":
-            from ._cli_demo import run_demo
+            from .demo import run_demo
 
             demo = _demo_parser().parse_args(args)
             return run_demo(out, cassettes=demo.cassettes, fast=demo.fast)
@@ -175,7 +175,7 @@ def _read_prompt(args: argparse.Namespace, err: TextIO) -> str | None:
 
 
 def _load_tools(path: str) -> list[Tool]:
-    from ._logs import tool_from_json
+    from .history import tool_from_json
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -208,7 +208,7 @@ class _Outcome:
 
 def _prepare(args: argparse.Namespace, err: TextIO) -> _Turn:
     """The history to continue (``-c``/``--cid``), then this turn's system, tool results and prompt."""
-    from ._logs import LogStore, default_logs_path
+    from .history import LogStore, default_logs_path
 
     conversation, cid, saved_model, tools = Conversation(), None, None, []
     if args.continue_ or args.cid:
@@ -313,7 +313,7 @@ def _save(turn: _Turn, outcome: _Outcome, secrets: list[str], err: TextIO) -> st
     """Save the exchange; a log that cannot be written warns but never costs the user the answer."""
     import sqlite3
 
-    from ._logs import LogStore
+    from .history import LogStore
 
     try:
         with LogStore.open() as store:
@@ -339,8 +339,8 @@ def _silence_stdout(out: TextIO) -> None:
 
 
 def _logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ._cli_render import format_tool_call
-    from ._logs import LogStore, default_logs_path
+    from .history import LogStore, default_logs_path
+    from .render import format_tool_call
 
     path = default_logs_path()
     if args.path:
