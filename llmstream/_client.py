@@ -13,6 +13,7 @@ import attrs
 
 from ._conversation import Conversation, as_conversation
 from ._errors import ConfigurationError, LLMStreamError
+from ._meta import install_hint
 from ._options import Callback, StreamingOptions, resolve_options
 from ._policy import SETTING_NAMES, Request, Settings, Translator, map_transport_error
 from ._stream import AsyncStream, Stream
@@ -343,7 +344,7 @@ def import_sdk(module: str, extra: str, provider: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ConfigurationError(
-            f"the {module!r} package is needed for {provider}: pip install 'llmstream[{extra}]'",
+            f"the {module!r} package is needed for {provider}: {install_hint(extra)}",
             provider=provider,
         ) from exc
 
