@@ -13,7 +13,9 @@ import attrs
 
 from ._conversation import Conversation, as_conversation
 from ._errors import ConfigurationError, LLMStreamError
+from ._keystore import stored_key
 from ._meta import install_hint
+from ._models import resolve_model
 from ._options import Callback, StreamingOptions, resolve_options
 from ._policy import SETTING_NAMES, Request, Settings, Translator, map_transport_error
 from ._stream import AsyncStream, Stream
@@ -79,7 +81,7 @@ class BaseClient(abc.ABC):
             value = os.environ.get(name)
             if value:
                 return value
-        return None
+        return stored_key(self.provider) if self.env_keys else None  # `llmstream keys set`, after the variable
 
     def _require_key(self) -> str:
         if self._api_key:
@@ -326,7 +328,7 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 
 def client(spec: str, **kwargs: Any) -> BaseClient:
     """``llmstream.client("openai:gpt-4o-mini", **kw)``: the client for ``provider:model``."""
-    provider, sep, model = spec.partition(":")
+    provider, sep, model = resolve_model(spec, PROVIDERS).partition(":")
     if not sep or not model:
         raise ConfigurationError(f"expected 'provider:model', got {spec!r} (e.g. 'openai:gpt-4o-mini')")
     entry = PROVIDERS.get(provider.lower())

@@ -14,6 +14,7 @@ import attrs
 from ._conversation import Conversation
 from ._errors import (
     BadRequestError,
+    ConfigurationError,
     InBandError,
     LLMStreamError,
     MalformedStreamError,
@@ -40,6 +41,12 @@ class Settings:
     retry_backoff: float = 0.5
     retry_backoff_max: float = 8.0
     retry_after_cap: float = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("timeout", "idle_timeout", "total_timeout"):  # 0 would fail late, as a socket error
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be more than 0 seconds (None: no limit), got {value!r}")
 
     @property
     def read_timeout(self) -> float | None:

@@ -18,7 +18,7 @@ from typing_extensions import Self
 
 from ._accumulator import StreamingAccumulator
 from ._errors import LLMStreamError, StreamTimeoutError
-from ._options import Processor, StreamingOptions, call_async, call_sync
+from ._options import Processor, StreamingOptions, call_async, call_sync, retry_callback
 from ._policy import Request, backoff_delay
 from ._state import StreamState, callback_error
 from ._types import ChunkType, Completion, StreamedChunk
@@ -202,6 +202,7 @@ class Stream(_ShellBase):
                     break
                 error, delay = self._failed(exc)
                 if delay is not None:
+                    self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
                     time.sleep(delay)
                     continue
                 self._notify(self._options.on_error, "on_error", error)
@@ -324,6 +325,7 @@ class AsyncStream(_ShellBase):
                     break
                 error, delay = self._failed(exc)
                 if delay is not None:
+                    await self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
                     await asyncio.sleep(delay)
                     continue
                 await self._notify(self._options.on_error, "on_error", error)

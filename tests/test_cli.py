@@ -229,8 +229,8 @@ def test_exit_2_on_usage_errors(tmp_path: Path, args: list[str], env: dict[str, 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--max-tokens", "0", "Hi"], "must be at least 1"),
-        (["-m", "gpt-4o", "Hi"], "expected 'provider:model'"),
+        (["--max-tokens", "0", "Hi"], "must be a positive integer"),
+        (["-m", "llama3", "Hi"], "expected 'provider:model'"),
         (["-c", "Hi"], "no saved conversations"),
         (["--cid", "abc", "Hi"], "no saved conversations"),
         ([], "the prompt is empty"),

@@ -34,6 +34,7 @@ from .._policy import Request, Settings, error_for_status
 from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._native import AsyncNative, StreamClosing, connection_closed, http_timeout
+from ._passthrough import into_gemini_extra_body
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
 
@@ -354,6 +355,7 @@ class GeminiClient(BaseClient):
             config["temperature"] = request.temperature
         config.update(request.extra)  # e.g. thinking_config, safety_settings, tool_config
         try:
+            config = into_gemini_extra_body(config, types.GenerateContentConfig)  # unknown fields: extra_body
             generate_config = types.GenerateContentConfig(**config)
         except ValueError as exc:  # pydantic's ValidationError: an unknown or mistyped extra
             raise ConfigurationError(f"invalid Gemini request option: {exc}", provider=self.provider) from exc
