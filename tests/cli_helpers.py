@@ -16,8 +16,8 @@ import pytest
 from tests.loopback import LoopbackServer, openai_stream, openai_text_chunks
 
 __all__ = [
-    "KEY", "TIMEOUT", "against", "cli_home", "command", "inproc", "make_env", "messages", "read_until", "responses",
-    "run", "sent", "text_stream",
+    "KEY", "TIMEOUT", "Terminal", "against", "cli_home", "command", "inproc", "make_env", "messages", "read_until",
+    "responses", "run", "sent", "text_stream",
 ]
 
 KEY = "sk" "-test-cli-0123456789abcdefghij"
@@ -111,3 +111,76 @@ def sent(server: LoopbackServer, index: int = -1) -> dict[str, Any]:
 
 def messages(server: LoopbackServer, index: int = -1) -> list[dict[str, Any]]:
     return list(sent(server, index)["messages"])
+
+
+def _controlling_terminal() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Terminal:
+    """A child process on a pseudo-terminal of its own, driven as a person types: keystrokes in,
+    the screen's bytes out. Ctrl-C is the byte 0x03, turned into SIGINT by the terminal itself."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import pty
+
+        master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            argv, env={**env, "TERM": "xterm-256color"}, stdin=slave, stdout=slave, stderr=slave,
+            start_new_session=True, preexec_fn=_controlling_terminal, close_fds=True,
+        )
+        os.close(slave)
+        self.fd = master
+        self.screen = b""
+        self._read_to = 0
+
+    def type(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def ctrl_c(self) -> None:
+        os.write(self.fd, b"\x03")
+
+    def ctrl_d(self) -> None:
+        os.write(self.fd, b"\x04")
+
+    def expect(self, needle: str, timeout: float = 30) -> str:
+        """Wait until ``needle`` shows after what was already expected; return the screen up to it."""
+        wanted = needle.encode()
+        deadline = time.monotonic() + timeout
+        while wanted not in self.screen[self._read_to:]:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {needle!r} on the terminal in time; after it: {self.screen[self._read_to:]!r}"
+            readable, _, _ = select.select([self.fd], [], [], remaining)
+            if readable:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    data = b""
+                assert data, f"the terminal closed before {needle!r}; after it: {self.screen[self._read_to:]!r}"
+                self.screen += data
+        end = self.screen.index(wanted, self._read_to) + len(wanted)
+        shown = self.screen[self._read_to:end].decode("utf-8", "replace")
+        self._read_to = end
+        return shown
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:  # keep reading: a child blocked on a full terminal never exits
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "the program did not exit"
+            readable, _, _ = select.select([self.fd], [], [], min(remaining, 0.2))
+            if readable:
+                try:
+                    self.screen += os.read(self.fd, 4096)
+                except OSError:
+                    break
+        return self.proc.wait(timeout=TIMEOUT)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.fd)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import select
+import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -23,6 +25,22 @@ __all__ = ["read_message", "run_chat"]
 
 EXIT_WORDS = ("!exit", "!quit")
 PROMPT, MORE = "> ", "... "
+
+
+def terminal_input(prompt: str) -> str:
+    """``input()`` for a terminal that a Ctrl-C always interrupts: the wait for a line is a short
+    ``select`` loop, so a pending SIGINT raises KeyboardInterrupt at once (a blocking read can miss
+    a signal that lands just before it starts). Raises EOFError on Ctrl-D."""
+    stdout, stdin = sys.stdout, sys.stdin
+    stdout.write(prompt)
+    stdout.flush()
+    fd = stdin.fileno()
+    while not select.select([fd], [], [], 0.1)[0]:
+        pass
+    line = stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
 
 
 def read_message(read: Callable[[str], str] = input) -> str | None:
@@ -75,9 +93,10 @@ def run_chat(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
                         "!multi … !end for several lines; !exit or Ctrl-D to leave.") + "\n")
     err.flush()
     system = args.system
+    read = terminal_input if isatty(sys.stdin) and hasattr(select, "select") and sys.platform != "win32" else input
     while True:
         try:
-            text = read_message()
+            text = read_message(read)
         except EOFError:
             err.write("\n")
             return EXIT_OK
