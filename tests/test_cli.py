@@ -386,16 +386,3 @@ def test_on_a_terminal_reasoning_is_dimmed_and_a_spinner_runs_until_the_first_to
     assert err.getvalue() == spun + "\n"  # and it never wrote again
     assert out.getvalue() == "42"
 
-
-def test_only_the_cli_package_prints() -> None:
-    package = Path(llmstream.__file__).parent
-    printing = [
-        f"{path.relative_to(package)}:{number}"
-        for path in sorted(package.rglob("*.py"))
-        if "cli" not in path.relative_to(package).parts
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if any(word in line.split("#")[0] for word in ("print(", "sys.stdout", "sys.stderr"))
-        and not line.lstrip().startswith((">>>", '"', "'"))
-    ]
-    assert printing == []
-    assert (package / "cli" / "__init__.py").exists() and not (package / "cli.py").exists()

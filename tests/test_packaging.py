@@ -58,3 +58,17 @@ def test_no_text_tells_people_to_install_the_other_llmstream() -> None:
     assert f"pip install '{DISTRIBUTION}[openai]'" in readme
     # The README warns about the other package that also installs a top-level llmstream/.
     assert "other" in readme and "same environment" in readme
+
+
+def test_only_the_cli_package_prints() -> None:
+    package = Path(llmstream.__file__).parent
+    printing = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if "cli" not in path.relative_to(package).parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(word in line.split("#")[0] for word in ("print(", "sys.stdout", "sys.stderr"))
+        and not line.lstrip().startswith((">>>", '"', "'"))
+    ]
+    assert printing == []
+    assert (package / "cli" / "__init__.py").exists() and not (package / "cli.py").exists()
