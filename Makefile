@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench record clean
+.PHONY: install test demo lint bench record clean js browser
+# The serve tests' real clients: the ai npm package (pinned in tests/js/package-lock.json) and
+# Debian's Chromium. Each step is skipped when its tool is missing; the tests then say why they skip.
+NPM_CACHE ?= $(HOME)/.cache/llmstream-npm
+JS_STAMP := tests/js/node_modules/.installed
 
 install: $(STAMP)
 
@@ -14,7 +18,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
-test: $(STAMP)
+$(JS_STAMP): tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/js && npm ci --no-audit --no-fund --cache "$(NPM_CACHE)" --prefer-offline && touch node_modules/.installed; \
+	else echo "make: npm not found: the ai npm package tests will skip"; fi
+
+js: $(JS_STAMP)
+
+# Debian's chromium for the browser test (root, or skip with a note); playwright drives it.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "make: no chromium and cannot apt-get it: the browser test will skip"; fi
+
+test: $(STAMP) js browser
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

@@ -52,6 +52,20 @@ def openai_sdk(url: str, count: int) -> Runner:
     return run
 
 
+def responses_sdk(url: str, count: int) -> Runner:
+    import openai
+
+    client = openai.OpenAI(api_key=_KEY, base_url=_base(url, "responses", count) + "/v1", max_retries=0)
+
+    def run() -> int:
+        events = 0
+        for _ in client.responses.create(model="gpt-5-mini", input=_MESSAGES, stream=True):  # type: ignore[arg-type]
+            events += 1
+        return events
+
+    return run
+
+
 def anthropic_sdk(url: str, count: int) -> Runner:
     import anthropic
 
@@ -139,6 +153,18 @@ def llmstream_openai_raw(url: str, count: int) -> Runner:
     return _llmstream(llmstream.OpenAIClient("gpt-4o-mini", api_key=_KEY, base_url=base_url, sdk_models=False))
 
 
+def llmstream_responses(url: str, count: int, sdk_models: bool = True) -> Runner:
+    import llmstream
+
+    base_url = _base(url, "responses", count) + "/v1"
+    return _llmstream(llmstream.OpenAIResponsesClient("gpt-5-mini", api_key=_KEY, base_url=base_url,
+                                                      sdk_models=sdk_models))
+
+
+def llmstream_responses_raw(url: str, count: int) -> Runner:
+    return llmstream_responses(url, count, sdk_models=False)
+
+
 def llmstream_anthropic(url: str, count: int) -> Runner:
     import llmstream
 
@@ -168,6 +194,9 @@ CONTENDERS: dict[str, Callable[[str, int], Runner]] = {
     "openai-sdk": openai_sdk,
     "openai-llmstream": llmstream_openai,
     "openai-raw": llmstream_openai_raw,
+    "responses-sdk": responses_sdk,
+    "responses-llmstream": llmstream_responses,
+    "responses-raw": llmstream_responses_raw,
     "anthropic-sdk": anthropic_sdk,
     "anthropic-llmstream": llmstream_anthropic,
     "gemini-sdk": gemini_sdk,

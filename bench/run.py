@@ -180,12 +180,19 @@ def litellm_python() -> tuple[Path | None, str]:
 
 # -- the sections -----------------------------------------------------------------------------------------
 
+_DEFAULT_PATHS = ("openai-llmstream", "anthropic-llmstream", "gemini-llmstream", "responses-llmstream")
+
 WIRE_ROWS = {
     "openai": [
         ("openai-sdk", "openai SDK iterator, bare (baseline)"),
         ("openai-llmstream", "llmstream OpenAIClient"),
         ("openai-raw", "llmstream OpenAIClient(sdk_models=False)"),
         ("openai-litellm", "LiteLLM completion(stream) + stream_chunk_builder"),
+    ],
+    "responses": [
+        ("responses-sdk", "openai SDK responses iterator, bare (baseline)"),
+        ("responses-llmstream", "llmstream OpenAIResponsesClient"),
+        ("responses-raw", "llmstream OpenAIResponsesClient(sdk_models=False)"),
     ],
     "anthropic": [
         ("anthropic-sdk", "anthropic SDK iterator, bare (baseline)"),
@@ -325,11 +332,11 @@ def report(
             shown = "" if ratio is None else f"{ratio:.2f}x"
             target, ok = "", None
             if ratio is not None and contender is not base:
-                if contender.name in ("openai-llmstream", "anthropic-llmstream", "gemini-llmstream"):
+                if contender.name in _DEFAULT_PATHS:
                     target, ok = "≤ 1.10x", ratio <= 1.10
                 elif contender.name == "openrouter-llmstream":
                     target, ok = "≤ 2.0x", ratio <= 2.0
-                elif contender.name == "openai-raw":
+                elif contender.name in ("openai-raw", "responses-raw"):
                     shown = f"{ratio:.2f}x ({1 / ratio:.1f}x less)"
                     target, ok = "≥ 3x less", 1 / ratio >= 3.0
             ours = by_name.get(f"{wire}-llmstream")
@@ -390,6 +397,17 @@ def report(
             f"raw OpenAI path vs native, same stream ({equivalence['sync']['chunks']} chunks, sync and async, and an "
             f"HTTP 404): identical chunks, completion and error: {verdict(equivalence['identical'])}"
         )
+    gateway = extra.get("gateway", {})
+    if "error" in gateway:
+        lines.append(f"gateway: failed: {gateway['error']}")
+    for run in gateway.get("runs", ()):
+        ok = run["ratio"] <= 1.5
+        targets.append((f"gateway server-side CPU ≤ 1.5x the direct {run['client']}", ok))
+        lines.append(
+            f"gateway (llmstream serve, /v1/chat/completions SSE, uvicorn) server-side CPU vs direct {run['client']}: "
+            f"{run['gateway_us_per_chunk']:.1f} vs {run['direct_us_per_chunk']:.1f} µs/chunk = {run['ratio']:.2f}x "
+            f"(target ≤ 1.5x: {verdict(ok)})"
+        )
     layer = extra.get("layer", {})
     if layer:
         parts = [
@@ -413,12 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs per contender (median)")
     parser.add_argument("--litellm-rounds", type=int, default=3, help="runs for LiteLLM (~50 s each)")
     parser.add_argument("--count", type=int, default=20000, help="text chunks per stream")
-    parser.add_argument("--only", default="openai,anthropic,gemini,openrouter", help="wires, comma-separated")
+    parser.add_argument("--only", default="openai,responses,anthropic,gemini,openrouter", help="wires, comma-separated")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent async streams")
     parser.add_argument("--stream-chunks", type=int, default=200, help="text chunks per concurrent stream")
     parser.add_argument("--skip", default="", help="sections to skip: throughput,memory,imports,concurrency,"
-                        "equivalence,layer")
+                        "equivalence,layer,gateway")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     args.only = [w for w in args.only.split(",") if w]
@@ -446,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("throughput ...", flush=True)
             contenders, notes = contenders_for(args, url)
             throughput(contenders)
+        if "gateway" not in skip:
+            print("gateway ...", flush=True)
+            extra["gateway"] = run_json([sys.executable, str(HERE / "gateway.py"), url, str(args.count),
+                                         str(max(args.rounds, 3))])
         if "concurrency" not in skip:
             print(f"concurrency: {args.streams} streams ...", flush=True)
             extra["concurrency"] = run_json([

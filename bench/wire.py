@@ -219,8 +219,62 @@ def _gemini_frames(count: int) -> list[bytes]:
     return frames
 
 
+# -- OpenAI Responses (POST /v1/responses, stream=True) -------------------------------------------------
+
+
+def _responses_frames(count: int) -> list[bytes]:
+    seq = iter(range(1_000_000_000))
+
+    def event(data: dict[str, Any]) -> bytes:
+        return _frame({**data, "sequence_number": next(seq)}, event=data["type"])
+
+    response: dict[str, Any] = {
+        "id": "resp_bench", "object": "response", "created_at": _CREATED, "status": "in_progress",
+        "model": "gpt-5-mini-2025-08-07", "output": [], "usage": None, "error": None, "incomplete_details": None,
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "background": False,
+    }
+    mid = "msg_bench"
+    pieces = text_pieces(count)
+    text = "".join(pieces)
+    part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+    message = {"id": mid, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+    frames = [event({"type": "response.created", "response": response}),
+              event({"type": "response.in_progress", "response": response}),
+              event({"type": "response.output_item.added", "output_index": 0, "item": message}),
+              event({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
+                     "part": part})]
+    frames += [event({"type": "response.output_text.delta", "item_id": mid, "output_index": 0, "content_index": 0,
+                      "delta": piece, "logprobs": [], "obfuscation": "Xy7"}) for piece in pieces]
+    done_part = {**part, "text": text}
+    done_message = {**message, "status": "completed", "content": [done_part]}
+    frames += [event({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0,
+                      "text": text, "logprobs": []}),
+               event({"type": "response.content_part.done", "item_id": mid, "output_index": 0, "content_index": 0,
+                      "part": done_part}),
+               event({"type": "response.output_item.done", "output_index": 0, "item": done_message})]
+    output = [done_message]
+    for index, (call_id, name, arguments, fragments) in enumerate(tool_calls(), start=1):
+        fid = f"fc_bench_{index}"
+        call = {"id": fid, "type": "function_call", "status": "in_progress", "call_id": call_id, "name": name,
+                "arguments": ""}
+        frames.append(event({"type": "response.output_item.added", "output_index": index, "item": call}))
+        frames += [event({"type": "response.function_call_arguments.delta", "item_id": fid, "output_index": index,
+                          "delta": f, "obfuscation": "Xy7"}) for f in fragments]
+        frames.append(event({"type": "response.function_call_arguments.done", "item_id": fid, "output_index": index,
+                             "arguments": arguments}))
+        done_call = {**call, "status": "completed", "arguments": arguments}
+        frames.append(event({"type": "response.output_item.done", "output_index": index, "item": done_call}))
+        output.append(done_call)
+    usage = {"input_tokens": 21, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": count + 40,
+             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": count + 61}
+    final = {**response, "status": "completed", "output": output, "usage": usage}
+    frames.append(event({"type": "response.completed", "response": final}))
+    return frames
+
+
 WIRES: dict[str, Callable[[int], list[bytes]]] = {
     "openai": _openai_frames,
+    "responses": _responses_frames,
     "openrouter": _openrouter_frames,
     "anthropic": _anthropic_frames,
     "gemini": _gemini_frames,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._accumulator import StreamingAccumulator
 from ._client import BaseClient, client
+from ._content import Audio, Document, Image, Part, Text
 from ._conversation import Conversation, Message
 from ._errors import (
     AuthenticationError,
@@ -19,6 +20,7 @@ from ._errors import (
     InBandError,
     LLMStreamError,
     MalformedStreamError,
+    OutputValidationError,
     ProviderError,
     RateLimitError,
     ServerError,
@@ -31,9 +33,13 @@ from ._options import StreamingOptions
 from ._stream import AsyncStream, Stream
 from ._types import (
     ChunkType,
+    Citation,
     Completion,
     FinishReason,
+    ProviderOutput,
     ReasoningBlock,
+    ServerToolEvent,
+    ServerToolStatus,
     StreamedChunk,
     StreamStats,
     Tool,
@@ -41,7 +47,19 @@ from ._types import (
     ToolCallDelta,
     Usage,
 )
-from .fanout import AsyncMerged, Merged, amerge, merge
+from .fanout import (
+    AsyncCouncil,
+    AsyncMerged,
+    Council,
+    CouncilEvent,
+    CouncilResult,
+    FanoutResult,
+    Merged,
+    acouncil,
+    amerge,
+    council,
+    merge,
+)
 from .processors import ContentFilter, Processor, Smooth
 from .structured import (
     JSONStreamParser,
@@ -57,29 +75,39 @@ if TYPE_CHECKING:
     from .providers.gemini import GeminiClient
     from .providers.mock import MockClient
     from .providers.openai import OpenAIClient
+    from .providers.openai_responses import OpenAIResponsesClient
     from .providers.openrouter import OpenRouterClient
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnthropicClient",
+    "AsyncCouncil",
     "AsyncFallbackStream",
     "AsyncMerged",
     "AsyncStream",
+    "Audio",
     "AuthenticationError",
     "BadRequestError",
     "BaseClient",
     "CallbackError",
     "ChunkType",
+    "Citation",
     "Completion",
     "ConfigurationError",
     "ContentFilter",
     "ContentLimitError",
     "Conversation",
+    "Council",
+    "CouncilEvent",
+    "CouncilResult",
+    "Document",
     "FallbackClient",
     "FallbackStream",
+    "FanoutResult",
     "FinishReason",
     "GeminiClient",
+    "Image",
     "InBandError",
     "JSONStreamParser",
     "LLMStreamError",
@@ -88,13 +116,19 @@ __all__ = [
     "Message",
     "MockClient",
     "OpenAIClient",
+    "OpenAIResponsesClient",
     "OpenRouterClient",
+    "OutputValidationError",
+    "Part",
     "PartialJSON",
     "Processor",
     "ProviderError",
+    "ProviderOutput",
     "RateLimitError",
     "ReasoningBlock",
     "ServerError",
+    "ServerToolEvent",
+    "ServerToolStatus",
     "Smooth",
     "Stream",
     "StreamInterruptedError",
@@ -103,15 +137,18 @@ __all__ = [
     "StreamedChunk",
     "StreamingAccumulator",
     "StreamingOptions",
+    "Text",
     "Tool",
     "ToolArgumentsError",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "acouncil",
     "amerge",
     "apartial_json",
     "astream_to_string",
     "client",
+    "council",
     "fallback",
     "is_fallback_error",
     "merge",
@@ -125,6 +162,7 @@ _LAZY = {
     "GeminiClient": "llmstream.providers.gemini",
     "MockClient": "llmstream.providers.mock",
     "OpenAIClient": "llmstream.providers.openai",
+    "OpenAIResponsesClient": "llmstream.providers.openai_responses",
     "OpenRouterClient": "llmstream.providers.openrouter",
 }
 

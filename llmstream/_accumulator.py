@@ -10,9 +10,12 @@ import attrs
 from ._errors import LLMStreamError
 from ._types import (
     ChunkType,
+    Citation,
     Completion,
     FinishReason,
+    ProviderOutput,
     ReasoningBlock,
+    ServerToolEvent,
     StreamedChunk,
     StreamStats,
     ToolCall,
@@ -24,6 +27,13 @@ __all__ = ["StreamingAccumulator"]
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+#: Chunks that are content (what "first token" and idle time count), not bookkeeping.
+CONTENT_TYPES = frozenset(
+    {
+        ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL, ChunkType.TOOL_CALL_START,
+        ChunkType.TOOL_CALL_DELTA, ChunkType.TOOL_CALL_END, ChunkType.SERVER_TOOL, ChunkType.CITATION,
+    }
+)
 #: Text pieces gathered before they are folded into one string. A str object costs ~50 bytes beyond
 #: its characters and a token is ~4 of them, so a long stream kept as one str per chunk would hold
 #: ~15x its text in memory; folded every _FOLD pieces it holds ~1x (2x while the final join runs).
@@ -82,8 +92,8 @@ class StreamingAccumulator:
     """Feed chunks with :meth:`add`; read the result with :meth:`completion` at any time.
 
     Text is gathered in lists and joined once. Usage is a cumulative snapshot: the latest wins.
-    Tool calls are keyed by the chunk's index, falling back to the id; a START with a new id at an
-    index already in use begins a new call.
+    Tool calls are keyed by the chunk's index alone: the translators number calls 0, 1, 2… (the
+    vendors' keys, ids and quirks are resolved there, by the providers' parts manager).
     """
 
     provider: str | None = None
@@ -100,7 +110,12 @@ class StreamingAccumulator:
     _id: str | None = attrs.field(default=None, init=False)
     _model: str | None = attrs.field(default=None, init=False)
     _first_at: float | None = attrs.field(default=None, init=False)
+    _first_token_at: float | None = attrs.field(default=None, init=False)
     _chunks: int = attrs.field(default=0, init=False)
+    _server_tools: dict[str, ServerToolEvent] = attrs.field(factory=dict, init=False)
+    _citations: list[Citation] = attrs.field(factory=list, init=False)
+    _cited_urls: set[str] = attrs.field(factory=set, init=False)
+    _provider_output: ProviderOutput | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.started_at is None:
@@ -108,9 +123,9 @@ class StreamingAccumulator:
 
     def add(self, chunk: StreamedChunk) -> None:
         self._chunks += 1
-        if self._first_at is None:
-            self._first_at = self.clock()
         kind = chunk.type
+        if self._first_token_at is None:
+            self._first_seen(kind)
         # Hot path first: text and argument fragments are nearly every chunk of a long stream.
         if kind is _TEXT:
             text = self._text.open
@@ -130,11 +145,49 @@ class StreamingAccumulator:
         elif kind is ChunkType.STOP:
             self._finish = chunk.finish_reason
             self._raw_finish = chunk.raw_finish_reason
+            if chunk.provider_output is not None:
+                self._provider_output = chunk.provider_output
         elif kind is ChunkType.REFUSAL:
             self._refusal.append(chunk.text)
         elif kind is ChunkType.START:
             self._id = chunk.id or self._id
             self._model = chunk.model or self._model
+        elif kind is ChunkType.SERVER_TOOL:
+            self._add_server_tool(chunk.server_tool)
+        elif kind is ChunkType.CITATION:
+            self._add_citation(chunk.citation)
+
+    def _first_seen(self, kind: ChunkType) -> None:
+        """The clock readings of the first chunk and the first content chunk (until both are set)."""
+        now = self.clock()
+        if self._first_at is None:
+            self._first_at = now
+        if kind in CONTENT_TYPES:
+            self._first_token_at = now
+
+    def _add_server_tool(self, event: ServerToolEvent | None) -> None:
+        """One entry per call: later events of the same id update it (status; arguments and output
+        when they carry them), keeping the position of its first event."""
+        if event is None:
+            return
+        known = self._server_tools.get(event.id)
+        if known is not None:
+            event = attrs.evolve(
+                event,
+                arguments=known.arguments if event.arguments is None else event.arguments,
+                output=known.output if event.output is None else event.output,
+                raw=known.raw if event.raw is None else event.raw,
+            )
+        self._server_tools[event.id] = event
+
+    def _add_citation(self, citation: Citation | None) -> None:
+        if citation is None:
+            return
+        if citation.url is not None:
+            if citation.url in self._cited_urls:
+                return
+            self._cited_urls.add(citation.url)
+        self._citations.append(citation)
 
     def add_all(self, chunks: Iterable[StreamedChunk]) -> StreamingAccumulator:
         for chunk in chunks:
@@ -143,60 +196,42 @@ class StreamingAccumulator:
 
     # -- tool calls ---------------------------------------------------------------------------
 
-    def _find_call(self, index: int, call_id: str | None) -> _CallBuilder | None:
-        builder = self._by_index.get(index)
-        if builder is not None and (call_id is None or builder.id is None or builder.id == call_id):
-            return builder
-        if call_id is not None:
-            for candidate in reversed(self._calls):
-                if candidate.id == call_id:
-                    return candidate
-        return None
-
-    def _start_tool_call(self, chunk: StreamedChunk) -> None:
+    def _call(self, chunk: StreamedChunk) -> _CallBuilder | None:
+        """The call of a TOOL_CALL_* chunk, by its index alone (started here if new). Translators
+        number calls 0, 1, 2… whatever keys the vendor used, so the index is the call's identity."""
         delta = chunk.tool_call
         if delta is None:
-            return
-        builder = self._find_call(delta.index, delta.id)
+            return None
+        builder = self._by_index.get(delta.index)
         if builder is None:
-            builder = _CallBuilder(delta.index, delta.id, delta.name)
+            builder = self._by_index[delta.index] = _CallBuilder(delta.index, delta.id, delta.name)
             self._calls.append(builder)
-            self._by_index[delta.index] = builder
         else:
             builder.id = builder.id or delta.id
             builder.name = builder.name or delta.name
-        if delta.arguments:
-            builder.fragments.append(delta.arguments)
         if chunk.signature:
             builder.signature = chunk.signature
+        return builder
+
+    def _start_tool_call(self, chunk: StreamedChunk) -> None:
+        builder = self._call(chunk)
+        if builder is not None and chunk.tool_call and chunk.tool_call.arguments:
+            builder.fragments.append(chunk.tool_call.arguments)
 
     def _add_tool_fragment(self, chunk: StreamedChunk) -> None:
         delta = chunk.tool_call
         if delta is None:
             return
         builder = self._by_index.get(delta.index)
-        if builder is None or (delta.id is not None and builder.id is not None and builder.id != delta.id):
-            builder = self._find_call(delta.index, delta.id)
-            if builder is None:  # a fragment for a call we never saw start: start it now
-                self._start_tool_call(chunk)
-                return
+        if builder is None:  # a fragment for a call we never saw start: start it now
+            self._start_tool_call(chunk)
+            return
         builder.fragments.append(delta.arguments)
 
     def _end_tool_call(self, chunk: StreamedChunk) -> None:
-        delta = chunk.tool_call
-        if delta is None:
-            return
-        builder = self._find_call(delta.index, delta.id)
-        if builder is None:
-            builder = _CallBuilder(delta.index, delta.id, delta.name)
-            self._calls.append(builder)
-            self._by_index[delta.index] = builder
-        builder.id = builder.id or delta.id
-        builder.name = builder.name or delta.name
-        if delta.arguments:
-            builder.final = delta.arguments
-        if chunk.signature:
-            builder.signature = chunk.signature
+        builder = self._call(chunk)
+        if builder is not None and chunk.tool_call and chunk.tool_call.arguments:
+            builder.final = chunk.tool_call.arguments
 
     # -- reasoning ----------------------------------------------------------------------------
 
@@ -260,16 +295,25 @@ class StreamingAccumulator:
             stats=self._stats(now),
             error=error,
             reasoning_blocks=blocks,
+            server_tools=list(self._server_tools.values()),
+            citations=list(self._citations),
+            provider_output=self._provider_output,
         )
 
     def _stats(self, now: float) -> StreamStats:
         duration_ms = (now - self.started_at) * 1000.0
         ttfc = None if self._first_at is None else (self._first_at - self.started_at) * 1000.0
+        first_token = self._first_token_at
+        ttft = None if first_token is None else (first_token - self.started_at) * 1000.0
         rate = None
-        if self._usage is not None and self._usage.output_tokens and self._first_at is not None:
-            generating = now - self._first_at
+        if self._usage is not None and self._usage.output_tokens and first_token is not None:
+            generating = now - first_token
             if generating > 0:
                 rate = self._usage.output_tokens / generating
         return StreamStats(
-            time_to_first_chunk_ms=ttfc, duration_ms=duration_ms, chunks=self._chunks, output_tokens_per_s=rate
+            time_to_first_chunk_ms=ttfc,
+            duration_ms=duration_ms,
+            chunks=self._chunks,
+            output_tokens_per_s=rate,
+            time_to_first_token_ms=ttft,
         )

@@ -318,6 +318,7 @@ def _as_failed_completion(error: LLMStreamError, fallback: Completion) -> Comple
 #: ``import llmstream`` loads no vendor SDK.
 PROVIDERS: dict[str, tuple[str, str]] = {
     "openai": ("llmstream.providers.openai", "OpenAIClient"),
+    "openai-responses": ("llmstream.providers.openai_responses", "OpenAIResponsesClient"),
     "anthropic": ("llmstream.providers.anthropic", "AnthropicClient"),
     "gemini": ("llmstream.providers.gemini", "GeminiClient"),
     "google": ("llmstream.providers.gemini", "GeminiClient"),

@@ -15,7 +15,8 @@
     ├── InBandError                    the provider sent an error event inside a 200 stream
     ├── ContentLimitError              the response grew past max_content_chars
     ├── CallbackError                  a user callback raised (the original is __cause__)
-    └── ToolArgumentsError             tool-call arguments are not valid JSON
+    ├── ToolArgumentsError             tool-call arguments are not valid JSON
+    └── OutputValidationError          structured output invalid or truncated (.raw, .errors)
 
 Every error raised after the first chunk carries ``.partial``: the completion rebuilt from
 everything received so far. Messages and bodies pass through :func:`redact` so that an API key
@@ -39,6 +40,7 @@ __all__ = [
     "InBandError",
     "LLMStreamError",
     "MalformedStreamError",
+    "OutputValidationError",
     "ProviderError",
     "RateLimitError",
     "ServerError",
@@ -176,6 +178,18 @@ class ToolArgumentsError(LLMStreamError):
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
         self.arguments = arguments
+
+
+class OutputValidationError(LLMStreamError):
+    """Structured output that is not valid JSON or does not match the output type.
+
+    ``raw`` is the text the model produced; ``errors`` lists what failed, one line per problem.
+    """
+
+    def __init__(self, message: str, *, raw: str = "", errors: list[str] | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.raw = raw
+        self.errors = list(errors or ())
 
 
 def _redact_body(body: Any) -> Any:

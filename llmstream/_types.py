@@ -13,9 +13,13 @@ from ._errors import LLMStreamError, ToolArgumentsError
 
 __all__ = [
     "ChunkType",
+    "Citation",
     "Completion",
     "FinishReason",
+    "ProviderOutput",
     "ReasoningBlock",
+    "ServerToolEvent",
+    "ServerToolStatus",
     "StreamStats",
     "StreamedChunk",
     "Tool",
@@ -52,6 +56,10 @@ class ChunkType(str, enum.Enum):
     ERROR = "error"
     # Beyond DESIGN's table: OpenAI ``refusal`` deltas, kept apart from the answer text.
     REFUSAL = "refusal"
+    #: A vendor-side tool (web search, code execution, file search, MCP, image generation).
+    SERVER_TOOL = "server_tool"
+    #: A source behind the answer (Anthropic citations, Gemini grounding, url_citation annotations).
+    CITATION = "citation"
 
     def __str__(self) -> str:
         return self.value
@@ -147,6 +155,61 @@ class ReasoningBlock:
     redacted_data: str | None = None
 
 
+class ServerToolStatus(str, enum.Enum):
+    STARTED = "started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(slots=True)
+class ServerToolEvent:
+    """A tool the vendor ran itself; never a client tool call.
+
+    ``name`` is the vendor's tool name as sent (``web_search``, ``code_execution``, ``mcp:<server>.<tool>``);
+    ``arguments`` and ``output`` are the vendor's JSON as plain Python values (the query or code; the
+    results or stdout). ``raw`` keeps what the vendor sent back, for the next turn.
+    """
+
+    id: str
+    name: str
+    status: ServerToolStatus = ServerToolStatus.STARTED
+    arguments: Any = None
+    output: Any = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Citation:
+    """A source behind the answer. ``start``/``end`` are character offsets into the answer text where
+    the vendor gives them; fields the vendor lacks are ``None``."""
+
+    url: str | None = None
+    title: str | None = None
+    cited_text: str | None = None
+    start: int | None = None
+    end: int | None = None
+    source_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ProviderOutput:
+    """A turn's output exactly as the vendor sent it, kept so that the turn can be sent back verbatim.
+
+    ``wire`` names the format (``"openai-responses"``: ``items`` are the response's output items as
+    JSON dicts, in order: reasoning with its ``encrypted_content``, messages, function calls, server
+    tools); ``id`` is the vendor's id of the response. A provider sends ``items`` back only when it
+    speaks ``wire``; every other provider uses the text and tool calls of the message instead.
+    """
+
+    wire: str
+    items: tuple[Any, ...] = ()
+    id: str | None = None
+
+
 @attrs.frozen(slots=True)
 class Tool:
     """A function the model may call; ``parameters`` is a JSON schema object."""
@@ -175,6 +238,9 @@ class StreamedChunk:
     error: LLMStreamError | None = None
     signature: str | None = None
     redacted_data: str | None = None
+    server_tool: ServerToolEvent | None = None
+    citation: Citation | None = None
+    provider_output: ProviderOutput | None = None
     raw: Any = attrs.field(default=None, eq=False)
 
     # Hand-written: one chunk per token makes this the hottest constructor. attrs' frozen __init__
@@ -192,6 +258,9 @@ class StreamedChunk:
         error: LLMStreamError | None = None,
         signature: str | None = None,
         redacted_data: str | None = None,
+        server_tool: ServerToolEvent | None = None,
+        citation: Citation | None = None,
+        provider_output: ProviderOutput | None = None,
         raw: Any = None,
     ) -> None:
         _set_type(self, type)
@@ -205,6 +274,9 @@ class StreamedChunk:
         _set_error(self, error)
         _set_signature(self, signature)
         _set_redacted_data(self, redacted_data)
+        _set_server_tool(self, server_tool)
+        _set_citation(self, citation)
+        _set_provider_output(self, provider_output)
         _set_raw(self, raw)
 
     def __str__(self) -> str:
@@ -212,7 +284,8 @@ class StreamedChunk:
 
     def __repr__(self) -> str:
         fields = [f"type={self.type.value}"]
-        for name in ("text", "id", "model", "tool_call", "usage", "finish_reason", "error", "signature"):
+        for name in ("text", "id", "model", "tool_call", "usage", "finish_reason", "error", "signature", "server_tool",
+                     "citation"):
             value = getattr(self, name)
             if value:
                 fields.append(f"{name}={value!r}")
@@ -232,6 +305,9 @@ _set_raw_finish_reason = _setters.pop("raw_finish_reason")
 _set_error = _setters.pop("error")
 _set_signature = _setters.pop("signature")
 _set_redacted_data = _setters.pop("redacted_data")
+_set_server_tool = _setters.pop("server_tool")
+_set_citation = _setters.pop("citation")
+_set_provider_output = _setters.pop("provider_output")
 _set_raw = _setters.pop("raw")
 if _setters:  # pragma: no cover - a new field must be set in StreamedChunk.__init__ too
     raise ImportError(f"StreamedChunk.__init__ does not set {sorted(_setters)}")
@@ -254,16 +330,24 @@ def text_chunk(text: str, raw: Any) -> StreamedChunk:
     _set_error(chunk, None)
     _set_signature(chunk, None)
     _set_redacted_data(chunk, None)
+    _set_server_tool(chunk, None)
+    _set_citation(chunk, None)
+    _set_provider_output(chunk, None)
     _set_raw(chunk, raw)
     return chunk
 
 
 @attrs.frozen(slots=True)
 class StreamStats:
+    """Figures of one stream. ``time_to_first_chunk_ms`` counts any chunk (START included);
+    ``time_to_first_token_ms`` the first content chunk (text, reasoning, refusal, a tool call, a server
+    tool or a citation), and ``output_tokens_per_s`` is measured from it."""
+
     time_to_first_chunk_ms: float | None = None
     duration_ms: float = 0.0
     chunks: int = 0
     output_tokens_per_s: float | None = None
+    time_to_first_token_ms: float | None = None
 
 
 @attrs.frozen(slots=True)
@@ -283,6 +367,16 @@ class Completion:
     stats: StreamStats = attrs.field(factory=StreamStats)
     error: LLMStreamError | None = None
     reasoning_blocks: list[ReasoningBlock] = attrs.field(factory=list)
+    #: Vendor-side tools, one entry per call in its final state.
+    server_tools: list[ServerToolEvent] = attrs.field(factory=list)
+    #: Sources behind the answer, in the vendor's order, each URL once.
+    citations: list[Citation] = attrs.field(factory=list)
+    #: True when the completion was replayed from a cache.
+    cached: bool = False
+    #: The validated object when the call asked for structured output (``output_type=``).
+    output: Any = None
+    #: The vendor's own output of the turn, for sending it back verbatim (the Responses API's items).
+    provider_output: ProviderOutput | None = None
 
     def __str__(self) -> str:
         return self.text

@@ -162,11 +162,8 @@ class _Recording:
     def _endpoint(self) -> tuple[str, str]:
         url = urlsplit(self.uri)
         root, path = f"{url.scheme}://{url.netloc}", url.path
-        if path.rstrip("/").endswith("/responses"):
-            raise ConfigurationError(
-                f"{self.source} records the OpenAI Responses API ({path}), which llmstream does not speak "
-                "yet: only chat-completions streams can be replayed for OpenAI"
-            )
+        if path.rstrip("/").endswith("/responses"):  # the OpenAI Responses API (OpenRouter's too)
+            return "openai-responses", root + path[: path.rfind("/responses")]
         provider = _HOSTS.get(url.hostname or "")
         if provider is None:  # OpenAI-compatible servers, Vertex AI, proxies: known by their endpoint
             if path.endswith("/chat/completions"):

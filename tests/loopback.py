@@ -32,12 +32,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import wire
+from . import wire, wire_responses
 from .wire import *  # noqa: F403 - the builders are part of this module's API
 from .wire import Vendor, json_error_body
+from .wire_responses import *  # noqa: F403 - the Responses API's builders too
 
 __all__ = ["LoopbackServer", "RecordedRequest", "Scripted", "error_response", "loopback_fixture"]
 __all__ += wire.__all__
+__all__ += wire_responses.__all__
 
 NO_SCRIPT_MESSAGE = "loopback: no scripted response"
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)

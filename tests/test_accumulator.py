@@ -75,12 +75,22 @@ def test_parallel_tool_calls_keyed_by_index() -> None:
     ]
 
 
-def test_a_new_id_at_the_same_index_is_a_new_call() -> None:
+def test_the_index_alone_names_the_call() -> None:
+    # Translators number calls 0, 1, 2… (a new id at a reused vendor index is renumbered there, by the
+    # providers' parts manager): the accumulator trusts the index and never re-keys by id.
     acc = StreamingAccumulator().add_all(
-        [start_call(0, "a", "f"), frag(0, "{}"), start_call(0, "b", "g"), frag(0, '{"x": 1}', call_id="b")]
+        [start_call(0, "a", "f"), frag(0, "{}"), start_call(1, "b", "g"), frag(1, '{"x": 1}', call_id="b")]
     )
     calls = acc.completion().tool_calls
     assert [(c.id, c.name, c.arguments) for c in calls] == [("a", "f", "{}"), ("b", "g", '{"x": 1}')]
+    # A chunk at a known index is that call's, whatever id it carries.
+    acc.add(frag(0, " ", call_id="zzz"))
+    assert [(c.id, c.arguments) for c in acc.completion().tool_calls] == [("a", "{} "), ("b", '{"x": 1}')]
+
+
+def test_an_end_without_a_start_is_a_call() -> None:
+    acc = StreamingAccumulator().add_all([end_call(3, "c", "h", '{"y": 2}')])
+    assert [(c.id, c.name, c.args) for c in acc.completion().tool_calls] == [("c", "h", {"y": 2})]
 
 
 def test_repeated_start_with_the_same_id_is_not_a_new_call() -> None:
@@ -146,13 +156,15 @@ def test_missing_finish_reason_is_inferred(chunks: list[StreamedChunk], expected
 
 
 def test_stats_use_the_clock() -> None:
-    ticks = iter([0.0, 0.5, 2.5])
+    ticks = iter([0.0, 0.5, 0.5, 2.5])
     acc = StreamingAccumulator(clock=lambda: next(ticks))
-    acc.add(StreamedChunk(T.USAGE, usage=Usage(output_tokens=40)))
-    stats = acc.completion().stats
+    acc.add(StreamedChunk(T.USAGE, usage=Usage(output_tokens=40)))  # first chunk at 0.5
+    acc.add(text("x"))  # first token at 0.5
+    stats = acc.completion().stats  # 2.5
     assert stats.time_to_first_chunk_ms == 500.0
+    assert stats.time_to_first_token_ms == 500.0
     assert stats.duration_ms == 2500.0
-    assert stats.output_tokens_per_s == 20.0
+    assert stats.output_tokens_per_s == 20.0  # 40 tokens over the 2 s since the first token
 
 
 def test_error_overrides_finish_reason() -> None:

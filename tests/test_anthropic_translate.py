@@ -147,6 +147,8 @@ def test_message_start_gives_start_and_usage_counting_cached_prompt_tokens() -> 
             C.USAGE,
             usage=Usage(input_tokens=137, output_tokens=2, cached_input_tokens=100, cache_write_tokens=30),
         ),
+        # The stream ended without a stop_reason: the end infers one (no calls: "other", raw None).
+        StreamedChunk(C.STOP, finish_reason=FinishReason.OTHER),
     ]
 
 
@@ -188,7 +190,21 @@ def test_usage_is_a_snapshot_never_summed() -> None:
 
 def test_message_delta_without_stop_reason_emits_only_usage() -> None:
     chunks = run([message_start(), message_delta(None, 4)])
-    assert [c.type for c in chunks] == [C.START, C.USAGE, C.USAGE]
+    assert [c.type for c in chunks] == [C.START, C.USAGE, C.USAGE, C.STOP]  # the STOP is end()'s
+    assert (chunks[-1].finish_reason, chunks[-1].raw_finish_reason) == (FinishReason.OTHER, None)
+
+
+def test_a_repeated_stop_reason_is_not_a_second_stop() -> None:
+    chunks = run([message_start(), message_delta("end_turn", 3), message_delta("end_turn", 4)])
+    assert [c.type for c in chunks] == [C.START, C.USAGE, C.USAGE, C.STOP, C.USAGE]
+
+
+def test_an_unfinished_tool_call_ends_as_tool_calls() -> None:
+    chunks = run([message_start(), tool_start(0, "toolu_1", "f"), json_piece(0, '{"a": 1}')])
+    assert chunks[-2:] == [
+        tc(C.TOOL_CALL_END, 0, "toolu_1", "f", '{"a": 1}'),
+        StreamedChunk(C.STOP, finish_reason=FinishReason.TOOL_CALLS),
+    ]
 
 
 def test_thinking_tokens_become_reasoning_tokens() -> None:

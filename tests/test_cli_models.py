@@ -171,3 +171,12 @@ def test_keys_remove_and_unknown_providers(tmp_path: Path) -> None:
     assert run(command("keys", "list"), env).stdout == ""
     unknown = run(command("keys", "set", "nope", "--value", "x"), env)
     assert unknown.returncode == 2 and "unknown provider" in unknown.stderr
+
+
+def test_council_and_serve_are_commands_of_the_cli(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    council = run(command("council", "-m", "mock:a", "-m", "mock:b", "--synthesizer", "mock:judge", "hi there"), env)
+    assert council.returncode == 0, council.stderr
+    assert "hi there" in council.stdout
+    helped = run(command("serve", "--help"), env)
+    assert helped.returncode == 0 and "llmstream serve" in helped.stdout

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-OURS = ["basic_streaming", "progress_bar", "error_handling", "accumulator_direct", "async_fanout", "tool_loop"]
+OURS = ["basic_streaming", "progress_bar", "error_handling", "accumulator_direct", "async_fanout", "tool_loop",
+        "council"]
 
 
 def load(name: str) -> ModuleType:
@@ -75,6 +76,26 @@ def test_async_fanout_interleaves_three_providers(capsys: pytest.CaptureFixture[
     first_run = sources.index(next(s for s in sources if s != sources[0]))
     assert sources[0] in sources[first_run:]
     assert "   gemini: The Nile is the longest, by most counts." in summary
+
+
+def test_council_shows_members_as_interleaved_lanes_then_the_synthesis(capsys: pytest.CaptureFixture[str]) -> None:
+    module = load("council")
+    module.main()
+    streamed, summary = capsys.readouterr().out.split("\n\n")
+    rows = [line.split(" │ ", 1) for line in streamed.splitlines()]
+    sources = [label.strip() for label, _ in rows]
+    assert set(sources) == {"openai", "anthropic", "gemini", "synthesis"}
+    for name in (*module.MEMBERS, "synthesis"):  # each lane's lines, in order, are that source's whole answer
+        text = " ".join(line for label, line in rows if label.strip() == name)
+        assert text == (module.SYNTHESIS if name == "synthesis" else module.MEMBERS[name][0])
+    members = [s for s in sources if s != "synthesis"]
+    assert sources[len(members):] == ["synthesis"] * (len(sources) - len(members))  # the synthesis comes after
+    first_run = members.index(next(s for s in members if s != members[0]))
+    assert members[0] in members[first_run:]  # interleaved, not one member after the other
+    assert summary.splitlines()[:3] == [
+        "   openai: stop, 159 characters", "anthropic: stop, 150 characters", "   gemini: stop, 144 characters",
+    ]
+    assert summary.splitlines()[3].startswith("    total: 143 in, 123 out tokens, members in ")
 
 
 def test_tool_loop_sends_the_result_back(capsys: pytest.CaptureFixture[str]) -> None:

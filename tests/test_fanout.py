@@ -1,4 +1,5 @@
-"""Fan-out: merge (threads) and amerge (tasks) yield (source, chunk) as they arrive, failures isolated."""
+"""Fan-out: merge (threads) and amerge (tasks) yield (source, chunk) as they arrive, failures isolated,
+and end with a FanoutResult."""
 
 from __future__ import annotations
 
@@ -6,8 +7,21 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from llmstream import ChunkType, Completion, FinishReason, LLMStreamError, MockClient, StreamedChunk
-from llmstream.fanout import amerge, merge
+import attrs
+import pytest
+
+from llmstream import (
+    ChunkType,
+    Completion,
+    FanoutResult,
+    FinishReason,
+    LLMStreamError,
+    MockClient,
+    StreamedChunk,
+    StreamInterruptedError,
+    Usage,
+)
+from llmstream.fanout import amerge, merge, sum_usage
 
 LONG = " ".join(f"w{i}" for i in range(200))
 
@@ -138,3 +152,89 @@ def test_an_unexpected_exception_is_isolated_as_an_llmstream_error(mode: str) ->
     assert len(errors) == 1 and isinstance(errors[0], LLMStreamError)
     assert isinstance(errors[0].__cause__, KeyError)
     assert completions["ok"].text == "fine"
+
+
+# -- the result a merge ends with ----------------------------------------------------------------
+
+
+def run_merge_result(streams: dict[Any, Any], mode: str) -> Any:
+    if mode == "sync":
+        with merge(streams) as merged:
+            for _ in merged:
+                pass
+        return merged.result
+
+    async def go() -> Any:
+        async with amerge(streams) as merged:
+            async for _ in merged:
+                pass
+        return merged.result
+
+    return asyncio.run(go())
+
+
+def test_the_result_holds_every_source_its_errors_and_the_usage_summed(mode: str) -> None:
+    result = run_merge_result(open_streams(mode, clients()), mode)
+    assert isinstance(result, FanoutResult)
+    assert list(result.completions) == ["a", "b", "c"]
+    assert list(result.errors) == ["b"] and isinstance(result.errors["b"], StreamInterruptedError)
+    failed = result.completions["b"]
+    assert failed.error is result.errors["b"] and failed.text == "one two " and result.errors["b"].partial is not None
+    assert list(result.succeeded) == ["a", "c"]
+    # "q" is one prompt word per call; a answers 3 words, c 2; b dropped before its usage came.
+    assert result.completions["b"].usage is None
+    assert result.usage == Usage(input_tokens=2, output_tokens=5)
+    assert result.wall_time_ms > 0
+
+
+def test_the_result_before_the_end_is_a_clear_error(mode: str) -> None:
+    streams = open_streams(mode, {"a": MockClient(text="not yet")})
+    merged: Any = merge(streams) if mode == "sync" else amerge(streams)
+    with pytest.raises(RuntimeError, match="has not ended yet"):
+        _ = merged.result
+    if mode == "sync":
+        merged.close()
+    else:
+        asyncio.run(merged.aclose())
+    assert merged.result.completions["a"].finish_reason == FinishReason.CANCELLED
+    assert merged.result.errors == {} and merged.result.usage is None
+
+
+def test_closed_early_the_result_has_every_source_cancelled_and_no_errors(mode: str) -> None:
+    chosen = {name: MockClient(text=LONG, delay=0.02) for name in ("a", "b")}
+    streams = open_streams(mode, chosen)
+    if mode == "sync":
+        with merge(streams) as merged:
+            next(iter(merged))
+        result = merged.result
+    else:
+
+        async def go() -> Any:
+            async with amerge(streams) as merged:
+                await merged.__anext__()
+            return merged.result
+
+        result = asyncio.run(go())
+    assert {s: c.finish_reason for s, c in result.completions.items()} == {
+        "a": FinishReason.CANCELLED, "b": FinishReason.CANCELLED,
+    }
+    assert result.errors == {} and result.succeeded == {}
+
+
+def test_a_foreign_source_failure_is_attached_to_its_completion(mode: str) -> None:
+    result = run_merge_result({"broken": Broken(), **open_streams(mode, {"ok": MockClient(text="fine")})}, mode)
+    assert list(result.errors) == ["broken"] and isinstance(result.errors["broken"].__cause__, KeyError)
+    assert result.completions["broken"].error is result.errors["broken"]
+    assert result.completions["broken"].finish_reason == FinishReason.ERROR
+    assert Broken.completion.error is None  # the source's own object is left alone
+
+
+def test_sum_usage_adds_different_calls() -> None:
+    assert sum_usage([]) is None and sum_usage([None, None]) is None
+    one = Usage(input_tokens=10, output_tokens=5, cached_input_tokens=4, cache_write_tokens=1, reasoning_tokens=2)
+    two = Usage(input_tokens=3, output_tokens=7, reasoning_tokens=1, cost=0.25)
+    assert sum_usage([one, None, two]) == Usage(
+        input_tokens=13, output_tokens=12, cached_input_tokens=4, cache_write_tokens=1, reasoning_tokens=3, cost=0.25
+    )
+    assert sum_usage([one, one]) == attrs.evolve(one, input_tokens=20, output_tokens=10, cached_input_tokens=8,
+                                                 cache_write_tokens=2, reasoning_tokens=4)

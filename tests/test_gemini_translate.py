@@ -288,6 +288,18 @@ def test_start_is_emitted_once() -> None:
     assert [c for c in chunks if c.type is C.START] == [start()]
 
 
+def test_a_stream_without_a_finish_reason_gets_one_at_its_end() -> None:
+    text_only = translate_all(chunk([{"text": "a"}]))
+    assert text_only[-1] == StreamedChunk(C.STOP, finish_reason=FinishReason.OTHER)
+    with_call = translate_all(chunk([{"functionCall": {"name": "f", "args": {}}}]))
+    assert with_call[-1] == StreamedChunk(C.STOP, finish_reason=FinishReason.TOOL_CALLS)
+
+
+def test_a_repeated_finish_reason_is_one_stop() -> None:
+    chunks = translate_all(chunk([{"text": "a"}], finish="STOP"), chunk([], finish="STOP"))
+    assert [c.type for c in chunks].count(C.STOP) == 1
+
+
 # -- request conversion --------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from tests.oracles import Recording, corpus, llmstream_client, served, shared_ss
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
-STREAMS = [rec for rec in corpus(SHARED_CASSETTES) if rec.wire != "responses" and rec.status == 200]
+STREAMS = [rec for rec in corpus(SHARED_CASSETTES) if rec.status == 200]  # the Responses API included
 #: Most cuts a body gets: enough to hit every line and frame of small bodies, bounded for the 389 kB one.
 MAX_CUTS = 1500
 #: Most cuts placed on purpose inside UTF-8 sequences and between CR and LF, each.

@@ -42,6 +42,8 @@ from tests.loopback import (
     gemini_text_responses,
     openai_stream,
     openai_text_chunks,
+    responses_stream,
+    responses_text_events,
     sse_frame,
 )
 
@@ -69,6 +71,15 @@ def _openai_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.OpenAIClient("gpt-4o-mini", api_key="sk" "-test", base_url=url + "/v1", sdk_models=False, **kw)
 
 
+def _responses(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.OpenAIResponsesClient("gpt-5-mini", api_key="sk" "-test", base_url=url + "/v1", **kw)
+
+
+def _responses_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.OpenAIResponsesClient("gpt-5-mini", api_key="sk" "-test", base_url=url + "/v1",
+                                           sdk_models=False, **kw)
+
+
 def _openrouter(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.OpenRouterClient("openai/gpt-4o", api_key="sk" "-or-test", base_url=url + "/api/v1", **kw)
 
@@ -87,12 +98,21 @@ _OPENROUTER_ERROR = {
     "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
 }
 
+_RESPONSES_ERROR = sse_frame(
+    {"type": "error", "code": "server_error", "message": "overloaded", "param": None, "sequence_number": 90},
+    event="error",
+)
+
 WIRES = [
     Wire("openai", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
          b'data: {"error": {"message": "overloaded", "code": "overloaded"}}\n\n', b"data: {oops\n\n", _openai),
     Wire("openai-sdk_models=False", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
          b'data: {"error": {"message": "overloaded", "code": "overloaded"}}\n\n', b"data: {oops\n\n",
          _openai_own_decoding),
+    Wire("openai-responses", "openai", lambda p: responses_stream(responses_text_events(p)), 4,
+         _RESPONSES_ERROR, b"event: response.output_text.delta\ndata: {oops\n\n", _responses),
+    Wire("openai-responses-sdk_models=False", "openai", lambda p: responses_stream(responses_text_events(p)), 4,
+         _RESPONSES_ERROR, b"event: response.output_text.delta\ndata: {oops\n\n", _responses_own_decoding),
     Wire("openrouter", "openai", lambda p: openai_stream(openai_text_chunks(p)), 1,
          sse_frame(_OPENROUTER_ERROR), b"data: {oops\n\n", _openrouter),
     Wire("anthropic", "anthropic", lambda p: anthropic_stream(anthropic_text_events(p)), 3,

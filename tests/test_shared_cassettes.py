@@ -3,7 +3,7 @@
 Each recorded response is served, status, headers and body exactly as recorded (gzip bodies stay
 gzip, with their ``Content-Encoding``), by the loopback server; the llmstream client of the wire's
 provider points its ``base_url`` at it and streams, sync and async. The resulting ``Completion`` is
-compared with the vendor SDK's own accumulator on the same bytes (``tests/oracles.py``): text,
+compared with the vendor SDK's own accumulator on the same bytes (``tests/oracles/``, one module per vendor): text,
 reasoning, refusal, tool calls (id, name, parsed arguments, order), normalized usage and finish
 reason, id and model, thinking/thought signatures. Error recordings must raise the matching
 llmstream error. ``gemini_vertex/`` bodies go through the Gemini API client: llmstream has no Vertex
@@ -11,14 +11,14 @@ client, and the stream is the same ``GenerateContentResponse`` wire.
 
 Also here: the chunk stream's own shape on real traffic (DESIGN's chunk table), the oracles checked
 against each other, in-band errors spliced into real recordings (the corpus has none), and
-``openai_responses/``: Responses-API streams, a wire llmstream does not speak yet; those ids assert
-that they are Responses-API recordings and that llmstream refuses them with a clear error.
+``openai_responses/``: Responses-API streams, replayed through ``OpenAIResponsesClient`` and compared
+with the openai SDK's ``responses.stream()`` (its ``ResponseStreamState``); their server tools,
+citations and kept output items are checked in ``test_responses_cassettes.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +32,7 @@ if not SHARED_CASSETTES.is_dir():
         allow_module_level=True,
     )
 
-from llmstream import ChunkType, Completion, ConfigurationError, FinishReason, InBandError, LLMStreamError
+from llmstream import ChunkType, Completion, FinishReason, InBandError, LLMStreamError
 from llmstream.testing import replay
 from tests.helpers import collect, complete
 from tests.loopback import LoopbackServer
@@ -42,18 +42,17 @@ from tests.oracles import (
     corpus,
     expect_matches,
     llmstream_client,
-    openai_json_oracle,
     oracle,
     served,
     shared_ssl_context,
-    sse_events,
 )
+from tests.oracles.openai import openai_json_oracle
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
 RECORDINGS = corpus(SHARED_CASSETTES)
-STREAMED = [rec for rec in RECORDINGS if rec.wire != "responses"]
-RESPONSES_API = [rec for rec in RECORDINGS if rec.wire == "responses"]
+STREAMED = list(RECORDINGS)  # every wire, the Responses API's (openai_responses/) included
+RESPONSES_API = [rec for rec in RECORDINGS if rec.wire == "openai-responses"]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +83,7 @@ def check_request(rec: Recording, request: Any) -> None:
         assert request.query.get("alt") == "sse"
     else:
         endpoints = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages",
-                     "openrouter": "/api/v1/chat/completions"}
+                     "openrouter": "/api/v1/chat/completions", "openai-responses": "/v1/responses"}
         assert request.path == endpoints[rec.wire], request.path
         assert request.json["model"] == rec.model and request.json["stream"] is True
 
@@ -109,7 +108,7 @@ def test_replay_equals_vendor_accumulator(rec: Recording, server: LoopbackServer
     expect_matches(result, expected)
 
 
-OPENAI_SDK_WIRE = [rec for rec in STREAMED if rec.wire == "openai"]
+OPENAI_SDK_WIRE = [rec for rec in STREAMED if rec.wire in ("openai", "openai-responses")]
 
 
 def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: bool) -> Any:
@@ -124,8 +123,9 @@ def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: b
 
 @pytest.mark.parametrize("rec", OPENAI_SDK_WIRE, ids=[rec.id for rec in OPENAI_SDK_WIRE])
 def test_llmstream_decoding_equals_the_sdk_path(rec: Recording, server: LoopbackServer, mode: str) -> None:
-    """``OpenAIClient(sdk_models=False)`` (llmstream decodes the body; the SDK sends the request and
-    raises its errors) gives the same chunks, completion or error as the SDK's own iterator."""
+    """``OpenAIClient(sdk_models=False)`` and ``OpenAIResponsesClient(sdk_models=False)`` (llmstream
+    decodes the body; the SDK sends the request and raises its errors) give the same chunks,
+    completion or error as the SDK's own iterator."""
     sdk = _both_paths(rec, server, mode, sdk_models=True)
     own = _both_paths(rec, server, mode, sdk_models=False)
     assert own == sdk
@@ -137,7 +137,7 @@ def test_llmstream_decoding_equals_the_sdk_path(rec: Recording, server: Loopback
 def _observable(completion: Completion) -> tuple[Any, ...]:
     return tuple(getattr(completion, name) for name in (
         "text", "reasoning", "refusal", "tool_calls", "usage", "finish_reason", "raw_finish_reason", "model", "id",
-        "provider", "error", "reasoning_blocks"))
+        "provider", "error", "reasoning_blocks", "server_tools", "citations", "provider_output"))
 
 
 # -- the oracles themselves ---------------------------------------------------------------------------
@@ -210,33 +210,8 @@ def test_corpus_is_complete() -> None:
     folders = {rec.folder for rec in RECORDINGS}
     assert folders == {"openai", "openai_compatible", "anthropic", "gemini", "gemini_vertex", "openrouter",
                        "openai_responses"}
-    assert len(STREAMED) + len(RESPONSES_API) == len(list(SHARED_CASSETTES.glob("*/*.yaml")))
-
-
-# -- the Responses API: recorded, documented, not spoken ---------------------------------------------
-
-
-def _responses_ids() -> list[str]:
-    return [f"{rec.id}-responses-api-not-supported-yet" for rec in RESPONSES_API]
-
-
-@pytest.mark.parametrize("rec", RESPONSES_API, ids=_responses_ids())
-def test_responses_api_recordings_are_refused_clearly(rec: Recording) -> None:
-    """These are OpenAI *Responses API* streams (``POST /v1/responses``, events ``response.*``): a
-    different wire from chat completions that llmstream does not speak yet. They are kept in the
-    run so that the day it does, they turn into equality tests; until then llmstream must refuse
-    them with a clear error instead of misreading them."""
-    assert rec.uri.rstrip("/").endswith("/responses")
-    if rec.status == 200:
-        events = sse_events(rec.body)
-        types = {json.loads(data).get("type", "") for _, data in events if data.strip() != "[DONE]"}
-        assert types and all(t.startswith("response.") for t in types), types
-        assert "response.created" in types
-        assert {event for event, _ in events} <= {"message"} | types  # named events repeat the type
-    else:  # a Responses-API error answer (HTTP 400 to a /v1/responses request)
-        assert rec.status == 400 and "error" in json.loads(rec.body)
-    with pytest.raises(ConfigurationError, match="Responses API"):
-        next(iter(replay(rec.path)))
+    assert len(STREAMED) == len(list(SHARED_CASSETTES.glob("*/*.yaml")))
+    assert len(RESPONSES_API) == 23
 
 
 # -- in-band errors: not in the corpus, so spliced into real recordings --------------------------------

@@ -41,7 +41,7 @@ from tests.oracles import corpus, expect_matches, oracle, shared_ssl_context
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_CASSETTES = sorted((ROOT / "cassettes").rglob("*.yaml"))
 DEMOS = ROOT / "cassettes" / "demo"
-SHARED = [rec for rec in corpus(SHARED_CASSETTES) if rec.wire != "responses"]
+SHARED = list(corpus(SHARED_CASSETTES))  # the Responses API's recordings (openai_responses/) included
 
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
@@ -178,7 +178,8 @@ def test_replay_demo_cassettes_show_what_the_demo_needs() -> None:
 @pytest.mark.parametrize("rec", SHARED, ids=[rec.id for rec in SHARED])
 def test_replay_reads_every_shared_recording(rec: Any) -> None:
     """replay() recognizes provider, model and endpoint of every real recording (gzip, Azure, Groq,
-    DeepSeek and Vertex hosts included) and gives what the vendor's own accumulator gives."""
+    DeepSeek and Vertex hosts, the Responses API on OpenAI and OpenRouter included) and gives what the
+    vendor's own accumulator gives."""
     expected = oracle(rec)
     if expected.error is not None:
         with pytest.raises(expected.error):
@@ -285,8 +286,8 @@ def test_replay_raises_the_recorded_http_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("https://api.openai.com/v1/responses", "Responses API"),
         ("https://example.com/v1/embeddings", "cannot tell which provider"),
+        ("https://example.com/v1/audio/speech", "cannot tell which provider"),
     ],
 )
 def test_replay_refuses_what_it_cannot_replay(tmp_path: Path, uri: str, message: str) -> None:

@@ -18,7 +18,7 @@ __all__ = [
 DEFAULT_MODEL = "openai:gpt-4o-mini"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: The first word picks one of these; the same words are never sent to a model as a prompt.
-COMMANDS = ("prompt", "chat", "models", "aliases", "keys", "logs", "demo")
+COMMANDS = ("prompt", "chat", "models", "aliases", "keys", "logs", "demo", "council", "serve")
 
 _STDIN_HELP = (
     "the prompt. Piped stdin is joined with it, stdin first, then the prompt "
@@ -113,6 +113,8 @@ def prompt_parser() -> argparse.ArgumentParser:
             "  llmstream aliases set NAME MODEL | list | remove NAME\n"
             "  llmstream keys set PROVIDER | list | remove PROVIDER\n"
             "  llmstream logs [-n N] [--json]               list saved conversations\n"
+            "  llmstream council -m A -m B [--synthesizer C] PROMPT   several models, then a synthesis\n"
+            "  llmstream serve [--port N] [-m MODEL]        an OpenAI-compatible gateway and a chat page\n"
             "  llmstream demo [--fast]                      replay a recorded session (no key, no network)\n\n"
             "exit codes: 0 ok, 1 provider/stream error, 2 usage error, 130 interrupted"
         ),

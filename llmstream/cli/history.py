@@ -310,7 +310,7 @@ class LogStore:
         for secret in secrets_to_scrub:
             if error and secret and len(secret) >= 4:
                 error = error.replace(secret, "[REDACTED]")
-        prompt = next((m.content for m in reversed(input_messages) if m.role == "user"), "")
+        prompt = next((m.text for m in reversed(input_messages) if m.role == "user"), "")
         if not prompt:  # a turn of tool results only
             prompt = next((f"[tool result {m.tool_call_id}]" for m in input_messages if m.role == "tool"), "")
         usage = completion.usage

@@ -59,6 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             demo = demo_parser().parse_args(args)
             return run_demo(out, cassettes=demo.cassettes, fast=demo.fast)
+        if command == "council":
+            from .. import _council_cli
+
+            parser = argparse.ArgumentParser(prog="llmstream council")
+            _council_cli.add_arguments(parser)
+            return _council_cli.run(parser.parse_args(args), out, err)
+        if command == "serve":
+            from ..serve import _command
+
+            return _command.main(args)
         from . import commands
 
         return commands.run(command, args, out, err)

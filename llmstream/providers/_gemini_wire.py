@@ -12,9 +12,11 @@ import json
 import re
 from typing import Any
 
+from .._content import Text
 from .._conversation import Conversation, Message
 from .._errors import ConfigurationError
 from .._types import Tool
+from ._content_shapes import Budget, gemini_parts, gemini_response_parts
 
 __all__ = ["SYNTHETIC_ID", "contents_payload", "tools_payload"]
 
@@ -35,14 +37,18 @@ def _real_id(call_id: str | None, name: str | None) -> str | None:
     return None if not call_id or (match and match.group(1) == (name or "")) else call_id
 
 
-def _model_parts(message: Message, types: Any) -> list[Any]:
+def _model_parts(message: Message, types: Any, budget: Budget | None) -> list[Any]:
     parts: list[Any] = []
     signatures = [block.signature for block in message.reasoning_blocks if block.signature]
+    text = message.content if budget is None else message.text
     # Gemini signs a text turn on a text part (an empty one when there is no text): it goes back
     # there. Thought summaries themselves are not sent back.
-    if message.content or signatures:
+    if text or signatures:
         signature = _signature_bytes(signatures[-1]) if signatures else None
-        parts.append(types.Part(text=message.content, thought_signature=signature))
+        parts.append(types.Part(text=text, thought_signature=signature))
+    if budget is not None:  # media a model turn carried (e.g. generated images)
+        media = tuple(part for part in message.parts if not isinstance(part, Text))
+        parts.extend(gemini_parts(media, types, budget))
     for call in message.tool_calls:
         function_call = types.FunctionCall(name=call.name, args=call.args, id=_real_id(call.id, call.name))
         signature = _signature_bytes(call.signature)
@@ -50,7 +56,7 @@ def _model_parts(message: Message, types: Any) -> list[Any]:
     return parts
 
 
-def _tool_result_part(message: Message, types: Any) -> Any:
+def _tool_result_part(message: Message, types: Any, budget: Budget | None) -> Any:
     match = SYNTHETIC_ID.fullmatch(message.tool_call_id or "")
     name = message.name or (match.group(1) if match else None)
     if not name:
@@ -59,13 +65,18 @@ def _tool_result_part(message: Message, types: Any) -> Any:
             "made in this conversation, or set Message.name",
             provider="gemini",
         )
+    text = message.text
     try:
-        value: Any = json.loads(message.content)
+        value: Any = json.loads(text)
     except ValueError:
-        value = message.content
+        value = text
     # Gemini reads an "error" key as the function's failure, anything else as its output.
     response = {"error": value} if message.is_error else {"result": value}
     call_id = _real_id(message.tool_call_id, name)
+    if budget is not None:  # images and documents ride in the response's own parts
+        media = gemini_response_parts(message.parts, types, budget)
+        function_response = types.FunctionResponse(name=name, response=response, id=call_id, parts=media or None)
+        return types.Part(function_response=function_response)
     return types.Part(function_response=types.FunctionResponse(name=name, response=response, id=call_id))
 
 
@@ -73,9 +84,13 @@ def contents_payload(conversation: Conversation, types: Any) -> list[Any]:
     """The conversation as ``types.Content`` turns (system messages go to ``system_instruction``)."""
     contents: list[Any] = []
     in_results = False  # consecutive tool results answer one model turn: one user turn
+    budget: Budget | None = None
     for message in conversation.messages:
+        parts_budget = None
+        if type(message.content) is not str:  # parts: text-only requests never pay for this
+            budget = parts_budget = budget or Budget("gemini")
         if message.role == "tool":
-            part = _tool_result_part(message, types)
+            part = _tool_result_part(message, types, parts_budget)
             if in_results:
                 contents[-1].parts.append(part)
             else:
@@ -84,9 +99,13 @@ def contents_payload(conversation: Conversation, types: Any) -> list[Any]:
             continue
         in_results = False
         if message.role == "user":
-            contents.append(types.Content(role="user", parts=[types.Part(text=message.content)]))
+            if parts_budget is not None:
+                user_parts = gemini_parts(message.parts, types, parts_budget)
+            else:
+                user_parts = [types.Part(text=message.content)]
+            contents.append(types.Content(role="user", parts=user_parts))
         elif message.role == "assistant":
-            parts = _model_parts(message, types)
+            parts = _model_parts(message, types, parts_budget)
             if parts:  # Gemini rejects an empty turn, and it says nothing
                 contents.append(types.Content(role="model", parts=parts))
     return contents

@@ -1,4 +1,5 @@
-"""The OpenAI chat-completions wire decoded by llmstream itself: SSE bytes → dicts → StreamedChunks.
+"""The OpenAI chat-completions wire decoded by llmstream itself: SSE bytes → dicts (which
+``_openai_wire.OpenAIEventTranslator`` turns into StreamedChunks).
 
 Used by OpenRouter (no vendor SDK) and by ``OpenAIClient(sdk_models=False)``, where the openai SDK
 still sends the request and raises its errors but the body is read here. Each event's JSON is parsed
@@ -13,16 +14,11 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from .._errors import InBandError, MalformedStreamError
-from .._types import ChunkType, StreamedChunk, text_chunk
+from .._errors import MalformedStreamError
 from ..sse import SSEDecoder
 from ._native import shutdown_response
-from ._openai_wire import OpenAIWireState, usage_from_mapping
 
-__all__ = ["EventResponse", "JSONEventParser", "OpenAIEventTranslator"]
-
-_TEXT = ChunkType.TEXT
-_REASONING = ChunkType.REASONING
+__all__ = ["EventResponse", "JSONEventParser"]
 
 
 class JSONEventParser:
@@ -105,111 +101,3 @@ async def _read_to_end(chunks: AsyncIterator[bytes]) -> None:
 
     with contextlib.suppress(Exception):  # asyncio.TimeoutError, or a transport error after the answer
         await asyncio.wait_for(discard(), _DRAIN_SECONDS)
-
-
-class OpenAIEventTranslator:
-    """OpenAI-wire chunk dicts → StreamedChunks. Pure, one per stream.
-
-    Reads what the SDK translator reads (``reasoning_content`` or ``reasoning``, refusals, tool calls,
-    usage) plus OpenRouter's extras: ``reasoning_details`` (signatures, encrypted blocks) and the
-    ``{"error": …}`` member of a chunk, which becomes an ERROR chunk after what the chunk carried.
-    """
-
-    __slots__ = ("_provider", "_wire")
-
-    def __init__(self, provider: str = "openrouter") -> None:
-        self._wire = OpenAIWireState()
-        self._provider = provider
-
-    def translate(self, chunk: dict[str, Any]) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
-        wire = self._wire
-        choices = chunk.get("choices")
-        if wire.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
-            choice = choices[0]
-            delta = choice.get("delta")
-            # The hot path: a text delta and nothing else of interest.
-            if (
-                delta
-                and not choice.get("finish_reason")
-                and not choice.get("index")
-                and not delta.get("tool_calls")
-                and not delta.get("reasoning_content")
-                and not delta.get("reasoning")
-                and not delta.get("reasoning_details")
-                and not delta.get("refusal")
-            ):
-                content = delta.get("content")
-                return (text_chunk(content, chunk),) if content else ()
-        out: list[StreamedChunk] = []
-        if not wire.started:
-            out.append(wire.start(chunk.get("id"), chunk.get("model"), chunk))
-        error = chunk.get("error")
-        for choice in choices or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            self._reasoning(delta, chunk, out)
-            content = delta.get("content")
-            if content:
-                out.append(StreamedChunk(_TEXT, content, raw=chunk))
-            refusal = delta.get("refusal")
-            if refusal:
-                out.append(StreamedChunk(ChunkType.REFUSAL, refusal, raw=chunk))
-            for call in delta.get("tool_calls") or ():
-                function = call.get("function") or {}
-                out.extend(
-                    wire.tool_call(call.get("index"), call.get("id"), function.get("name"), function.get("arguments"),
-                                   chunk)
-                )
-            finish = choice.get("finish_reason")
-            if finish and not (finish == "error" and error):
-                out.extend(wire.finish(finish, chunk))
-        usage = chunk.get("usage")
-        if usage:
-            out.append(StreamedChunk(ChunkType.USAGE, usage=usage_from_mapping(usage), raw=chunk))
-        if error:
-            out.append(StreamedChunk(ChunkType.ERROR, error=_in_band(error, self._provider), raw=chunk))
-        return out
-
-    @staticmethod
-    def _reasoning(delta: dict[str, Any], chunk: Any, out: list[StreamedChunk]) -> None:
-        """``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter, newer vLLM, which may send
-        both with the same text) carries the text, as in the SDK translator; ``reasoning_details``
-        repeats it with signatures and encrypted blocks, so its text is used only when neither is there."""
-        text = delta.get("reasoning_content") or delta.get("reasoning")
-        details = delta.get("reasoning_details") or ()
-        if isinstance(text, str) and text:
-            out.append(StreamedChunk(_REASONING, text, raw=chunk))
-            text_given = True
-        else:
-            text_given = False
-        for detail in details:
-            if not isinstance(detail, dict):
-                continue
-            kind = detail.get("type")
-            if kind == "reasoning.encrypted":
-                out.append(StreamedChunk(_REASONING, redacted_data=str(detail.get("data") or ""), raw=chunk))
-                continue
-            if not text_given:
-                piece = detail.get("text") if kind == "reasoning.text" else detail.get("summary")
-                if isinstance(piece, str) and piece:
-                    out.append(StreamedChunk(_REASONING, piece, raw=chunk))
-            signature = detail.get("signature")
-            if signature:
-                out.append(StreamedChunk(_REASONING, signature=str(signature), raw=chunk))
-
-    def end(self) -> list[StreamedChunk]:
-        return self._wire.end()
-
-
-def _in_band(error: Any, provider: str) -> InBandError:
-    if isinstance(error, dict):
-        message = str(error.get("message") or _NO_MESSAGE)
-        code = error.get("code")
-        return InBandError(message, code=None if code is None else str(code), body=error, provider=provider)
-    return InBandError(_NO_MESSAGE, body=error, provider=provider)  # as the openai SDK words it
-
-
-_NO_MESSAGE = "An error occurred during streaming"
-
-

@@ -1,6 +1,9 @@
-"""The OpenAI chat-completions wire, sans-IO: shared by the OpenAI SDK path (pydantic chunks) and
-the dict path of ``_openai_events`` (OpenRouter, ``sdk_models=False``). Only field extraction
-differs between the two; the rules for tool-call keys, finish reasons and usage live here once.
+"""The OpenAI chat-completions wire, sans-IO: its two translators and its request shape.
+
+``OpenAITranslator`` reads the openai SDK's ``ChatCompletionChunk`` models; ``OpenAIEventTranslator``
+reads the same chunks as plain dicts (decoded by ``_openai_events``: OpenRouter, ``OpenAIClient(
+sdk_models=False)``). Only field extraction differs between them: START, tool-call keys and the
+finish are the shared parts manager's (``_parts``); content, finish words and usage are read here once.
 """
 
 from __future__ import annotations
@@ -9,9 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._conversation import Conversation
-from .._types import ChunkType, FinishReason, StreamedChunk, Tool, ToolCallDelta, Usage
+from .._errors import InBandError
+from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage, text_chunk
+from ._parts import Parts
 
-__all__ = ["FINISH_REASONS", "OpenAIWireState", "messages_payload", "tools_payload", "usage_from_mapping"]
+__all__ = [
+    "FINISH_REASONS",
+    "OpenAIEventTranslator",
+    "OpenAITranslator",
+    "messages_payload",
+    "tools_payload",
+    "usage_from_mapping",
+]
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,
@@ -24,115 +36,186 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "error": FinishReason.ERROR,
 }
 
-
-class _OpenCall:
-    __slots__ = ("closed", "fragments", "id", "index", "name")
-
-    def __init__(self, index: int, call_id: str | None, name: str | None):
-        self.index = index
-        self.id = call_id
-        self.name = name
-        self.fragments: list[str] = []
-        self.closed = False
+_TEXT = ChunkType.TEXT
+_REASONING = ChunkType.REASONING
+_REFUSAL = ChunkType.REFUSAL
+_USAGE = ChunkType.USAGE
 
 
-class OpenAIWireState:
-    """Per-stream state: tool calls keyed by the vendor's index, falling back to the id.
+class _ChatTranslator:
+    """What both translators share: one parts manager per stream, and its end."""
 
-    A new id at an index already in use is a new call; a repeated id/name is not a new call and
-    never appended; ``arguments: null`` adds nothing. Calls are renumbered 0, 1, 2… in order of
-    appearance, so that the chunks' indexes are unique even when a server reuses one.
-    """
-
-    __slots__ = ("_by_id", "_by_index", "_calls", "_finished", "_last", "started")
+    __slots__ = ("_parts",)
 
     def __init__(self) -> None:
-        self.started = False
-        self._calls: list[_OpenCall] = []
-        self._by_index: dict[int, _OpenCall] = {}
-        self._by_id: dict[str, _OpenCall] = {}
-        self._last: _OpenCall | None = None
-        self._finished: str | None = None
-
-    def start(self, chunk_id: str | None, model: str | None, raw: Any) -> StreamedChunk:
-        self.started = True
-        return StreamedChunk(ChunkType.START, id=chunk_id or None, model=model or None, raw=raw)
-
-    def tool_call(
-        self, index: int | None, call_id: str | None, name: str | None, arguments: str | None, raw: Any
-    ) -> list[StreamedChunk]:
-        call_id = call_id or None
-        if index is not None:
-            current = self._by_index.get(index)
-            if current is not None and call_id is not None and current.id is not None and current.id != call_id:
-                current = self._by_id.get(call_id)  # a new id at a used index: a new call
-        elif call_id is not None:
-            current = self._by_id.get(call_id)
-        else:
-            current = self._last  # neither index nor id: continues the latest call
-        out: list[StreamedChunk] = []
-        if current is None:
-            current = _OpenCall(len(self._calls), call_id, name or None)
-            self._calls.append(current)
-            out.append(
-                StreamedChunk(
-                    ChunkType.TOOL_CALL_START,
-                    tool_call=ToolCallDelta(current.index, current.id, current.name, ""),
-                    raw=raw,
-                )
-            )
-        else:
-            if current.id is None and call_id is not None:
-                current.id = call_id
-            if current.name is None and name:
-                current.name = name
-        if index is not None:
-            self._by_index[index] = current
-        if call_id is not None:
-            self._by_id[call_id] = current
-        self._last = current
-        if arguments:
-            current.fragments.append(arguments)
-            out.append(
-                StreamedChunk(
-                    ChunkType.TOOL_CALL_DELTA, tool_call=ToolCallDelta(current.index, arguments=arguments), raw=raw
-                )
-            )
-        return out
-
-    def close_calls(self, raw: Any) -> list[StreamedChunk]:
-        """TOOL_CALL_END for every call still open, with its full arguments."""
-        out = []
-        for call in self._calls:
-            if not call.closed:
-                call.closed = True
-                out.append(
-                    StreamedChunk(
-                        ChunkType.TOOL_CALL_END,
-                        tool_call=ToolCallDelta(call.index, call.id, call.name, "".join(call.fragments)),
-                        raw=raw,
-                    )
-                )
-        return out
-
-    def finish(self, reason: str, raw: Any) -> list[StreamedChunk]:
-        out = self.close_calls(raw)
-        if reason == self._finished:
-            return out  # a finish chunk repeated by the server (OpenRouter sends two) is not a second finish
-        self._finished = reason
-        normalized = FINISH_REASONS.get(reason, FinishReason.OTHER)
-        out.append(StreamedChunk(ChunkType.STOP, finish_reason=normalized, raw_finish_reason=reason, raw=raw))
-        return out
-
+        self._parts = Parts()
 
     def end(self) -> list[StreamedChunk]:
-        """The stream ended: close open calls; a server that never said why it stopped gets a STOP
-        of ``tool_calls`` when calls were made, else ``other`` (raw reason ``None``)."""
-        out = self.close_calls(None)
-        if self._finished is None and self.started:
-            reason = FinishReason.TOOL_CALLS if self._calls else FinishReason.OTHER
-            out.append(StreamedChunk(ChunkType.STOP, finish_reason=reason))
+        return self._parts.end()
+
+
+def _content(content: str | None, refusal: str | None, raw: Any, out: list[StreamedChunk]) -> None:
+    if content:
+        out.append(StreamedChunk(_TEXT, content, raw=raw))
+    if refusal:  # refusals go to Completion.refusal, never to the text
+        out.append(StreamedChunk(_REFUSAL, refusal, raw=raw))
+
+
+def _finish(parts: Parts, reason: str, raw: Any, out: list[StreamedChunk]) -> None:
+    parts.close_calls(raw, out)
+    stop = parts.stop(FINISH_REASONS.get(reason, FinishReason.OTHER), reason, raw)
+    if stop is not None:
+        out.append(stop)
+
+
+class OpenAITranslator(_ChatTranslator):
+    """ChatCompletionChunk (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
+
+    Only the first choice (index 0) is followed, so ``n > 1`` gives the first choice's answer.
+    Reasoning arrives as ``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter-style)
+    fields that the SDK keeps as pydantic extras.
+    """
+
+    __slots__ = ()
+
+    def translate(self, chunk: Any) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
+        parts = self._parts
+        choices = chunk.choices
+        if parts.started and len(choices) == 1 and chunk.usage is None:
+            choice = choices[0]
+            delta = choice.delta
+            # The hot path: a plain text delta and nothing else.
+            if (
+                choice.finish_reason is None
+                and choice.index == 0
+                and delta.tool_calls is None
+                and delta.content
+                and not delta.__pydantic_extra__
+                and delta.refusal is None
+            ):
+                return (text_chunk(delta.content, chunk),)
+        out: list[StreamedChunk] = []
+        if not parts.started:
+            out.append(parts.start(chunk.id, chunk.model, chunk))
+        for choice in choices:
+            if choice.index:  # n > 1: only the first choice; a choice without index is the first, as on the dict path
+                continue
+            delta = choice.delta
+            if delta is not None:
+                extra = delta.__pydantic_extra__
+                if extra:
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        out.append(StreamedChunk(_REASONING, reasoning, raw=chunk))
+                _content(delta.content, delta.refusal, chunk, out)
+                for call in delta.tool_calls or ():
+                    function = call.function
+                    if function is None:
+                        parts.call_delta(call.index, call.id, None, None, chunk, out)
+                    else:
+                        parts.call_delta(call.index, call.id, function.name, function.arguments, chunk, out)
+            if choice.finish_reason:
+                _finish(parts, choice.finish_reason, chunk, out)
+        if chunk.usage is not None:
+            out.append(StreamedChunk(_USAGE, usage=usage_from_mapping(chunk.usage), raw=chunk))
         return out
+
+
+class OpenAIEventTranslator(_ChatTranslator):
+    """OpenAI-wire chunk dicts → StreamedChunks. Pure, one per stream.
+
+    Reads what the SDK translator reads (``reasoning_content`` or ``reasoning``, refusals, tool calls,
+    usage) plus OpenRouter's extras: ``reasoning_details`` (signatures, encrypted blocks) and the
+    ``{"error": …}`` member of a chunk, which becomes an ERROR chunk after what the chunk carried.
+    """
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: str = "openrouter") -> None:
+        super().__init__()
+        self._provider = provider
+
+    def translate(self, chunk: dict[str, Any]) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
+        parts = self._parts
+        choices = chunk.get("choices")
+        if parts.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
+            choice = choices[0]
+            delta = choice.get("delta")
+            # The hot path: a text delta and nothing else of interest.
+            if (
+                delta
+                and not choice.get("finish_reason")
+                and not choice.get("index")
+                and not delta.get("tool_calls")
+                and not delta.get("reasoning_content")
+                and not delta.get("reasoning")
+                and not delta.get("reasoning_details")
+                and not delta.get("refusal")
+            ):
+                content = delta.get("content")
+                return (text_chunk(content, chunk),) if content else ()
+        out: list[StreamedChunk] = []
+        if not parts.started:
+            out.append(parts.start(chunk.get("id"), chunk.get("model"), chunk))
+        error = chunk.get("error")
+        for choice in choices or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            _reasoning(delta, chunk, out)
+            _content(delta.get("content"), delta.get("refusal"), chunk, out)
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function") or {}
+                parts.call_delta(
+                    call.get("index"), call.get("id"), function.get("name"), function.get("arguments"), chunk, out
+                )
+            finish = choice.get("finish_reason")
+            if finish and not (finish == "error" and error):
+                _finish(parts, finish, chunk, out)
+        usage = chunk.get("usage")
+        if usage:
+            out.append(StreamedChunk(_USAGE, usage=usage_from_mapping(usage), raw=chunk))
+        if error:
+            out.append(StreamedChunk(ChunkType.ERROR, error=_in_band(error, self._provider), raw=chunk))
+        return out
+
+
+def _reasoning(delta: dict[str, Any], chunk: Any, out: list[StreamedChunk]) -> None:
+    """``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter, newer vLLM, which may send
+    both with the same text) carries the text, as in the SDK translator; ``reasoning_details``
+    repeats it with signatures and encrypted blocks, so its text is used only when neither is there."""
+    text = delta.get("reasoning_content") or delta.get("reasoning")
+    details = delta.get("reasoning_details") or ()
+    if isinstance(text, str) and text:
+        out.append(StreamedChunk(_REASONING, text, raw=chunk))
+        text_given = True
+    else:
+        text_given = False
+    for detail in details:
+        if not isinstance(detail, dict):
+            continue
+        kind = detail.get("type")
+        if kind == "reasoning.encrypted":
+            out.append(StreamedChunk(_REASONING, redacted_data=str(detail.get("data") or ""), raw=chunk))
+            continue
+        if not text_given:
+            piece = detail.get("text") if kind == "reasoning.text" else detail.get("summary")
+            if isinstance(piece, str) and piece:
+                out.append(StreamedChunk(_REASONING, piece, raw=chunk))
+        signature = detail.get("signature")
+        if signature:
+            out.append(StreamedChunk(_REASONING, signature=str(signature), raw=chunk))
+
+
+_NO_MESSAGE = "An error occurred during streaming"  # as the openai SDK words it
+
+
+def _in_band(error: Any, provider: str) -> InBandError:
+    if isinstance(error, dict):
+        message = str(error.get("message") or _NO_MESSAGE)
+        code = error.get("code")
+        return InBandError(message, code=None if code is None else str(code), body=error, provider=provider)
+    return InBandError(_NO_MESSAGE, body=error, provider=provider)
 
 
 def _get(mapping: Any, key: str) -> Any:
@@ -162,17 +245,25 @@ def usage_from_mapping(usage: Any) -> Usage:
     )
 
 
-def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
-    """A Conversation in the chat-completions request shape."""
+def messages_payload(conversation: Conversation, provider: str = "openai") -> list[dict[str, Any]]:
+    """A Conversation in the chat-completions request shape. Content parts go in the documented
+    shapes (``_content_shapes``); ``provider`` is ``"openrouter"`` for what OpenRouter takes beyond OpenAI."""
     out: list[dict[str, Any]] = []
+    budget: Budget | None = None
     for message in conversation.messages:
+        content: Any = message.content
+        if type(content) is not str:  # parts: text-only requests never pay for this
+            from ._content_shapes import Budget, openai_content
+
+            budget = budget or Budget(provider)
+            content = openai_content(content, message.role, provider, budget)
         if message.role == "tool":
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content})
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content})
         elif message.role == "assistant" and message.tool_calls:
             out.append(
                 {
                     "role": "assistant",
-                    "content": message.content or None,
+                    "content": content or None,
                     "tool_calls": [
                         {
                             "id": call.id,
@@ -184,7 +275,7 @@ def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
                 }
             )
         else:
-            out.append({"role": message.role, "content": message.content})
+            out.append({"role": message.role, "content": content})
     return out
 
 

@@ -20,9 +20,10 @@ from .._errors import (
     StreamTimeoutError,
 )
 from .._policy import Request, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._anthropic_wire import for_sdk, messages_payload, tools_payload
 from ._native import AsyncNative, http_timeout
+from ._parts import Parts
 
 __all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]
 
@@ -46,39 +47,28 @@ _REASONING = ChunkType.REASONING
 _NO_CHUNKS: tuple[StreamedChunk, ...] = ()
 
 
-class _ToolBlock:
-    """A client ``tool_use`` block being streamed."""
-
-    __slots__ = ("fragments", "id", "index", "initial", "name")
-
-    def __init__(self, index: int, call_id: str | None, name: str | None, initial: Any):
-        self.index = index
-        self.id = call_id
-        self.name = name
-        self.initial = initial  # the start block's ``input`` (normally {}; whole when no deltas follow)
-        self.fragments: list[str] = []
-
-    def arguments(self) -> str:
-        if self.fragments:
-            return "".join(self.fragments)
-        if isinstance(self.initial, Mapping) and self.initial:
-            return json.dumps(self.initial)
-        return "{}"  # a tool called with no arguments streams no input at all
+def _initial_arguments(block_input: Any) -> str:
+    """What a ``tool_use`` block's END carries when no ``input_json_delta`` follows: the start
+    block's whole ``input`` when it has one, else ``{}`` (a tool called with no arguments streams
+    no input at all)."""
+    if isinstance(block_input, Mapping) and block_input:
+        return json.dumps(block_input)
+    return "{}"
 
 
 class AnthropicTranslator:
     """RawMessageStreamEvent → StreamedChunks. Pure, one per stream.
 
-    State: the client ``tool_use`` blocks by content-block index (renumbered 0, 1, 2… as tool
-    calls), the prompt usage parts (``message_delta`` usage is cumulative and overrides only what it
-    carries), and a thinking block's signature that came with its start block.
+    State: the parts manager (START, client ``tool_use`` blocks keyed by content-block index and
+    renumbered 0, 1, 2… as tool calls, the finish), the prompt usage parts (``message_delta``
+    usage is cumulative and overrides only what it carries), and a thinking block's signature
+    that came with its start block.
     """
 
-    __slots__ = ("_calls", "_pending_signature", "_prompt", "_tools")
+    __slots__ = ("_parts", "_pending_signature", "_prompt")
 
     def __init__(self) -> None:
-        self._tools: dict[int, _ToolBlock] = {}
-        self._calls = 0
+        self._parts = Parts()
         self._prompt: tuple[int, int, int] = (0, 0, 0)  # input, cache read, cache creation
         self._pending_signature: dict[int, str] = {}
 
@@ -105,11 +95,11 @@ class AnthropicTranslator:
         return _NO_CHUNKS  # ping, message_stop, and event types newer than this code
 
     def end(self) -> list[StreamedChunk]:
-        """Blocks that never closed (a stream that ended early): finish tool calls, keep signatures."""
+        """Blocks that never closed (a stream that ended early): keep signatures, finish tool calls;
+        a message that never said why it stopped gets the inferred STOP."""
         out = [StreamedChunk(_REASONING, "", signature=sig) for sig in self._pending_signature.values()]
-        out += [self._tool_end(block, None) for block in self._tools.values()]
         self._pending_signature.clear()
-        self._tools.clear()
+        out += self._parts.end()
         return out
 
     # -- content blocks ---------------------------------------------------------------------------
@@ -130,23 +120,19 @@ class AnthropicTranslator:
             data = getattr(block, "data", None) or ""
             return (StreamedChunk(_REASONING, "", redacted_data=data, raw=event),)
         if block_kind == "tool_use":
-            call = _ToolBlock(self._calls, block.id, block.name, getattr(block, "input", None))
-            self._calls += 1
-            self._tools[index] = call
-            delta = ToolCallDelta(call.index, call.id, call.name, "")
-            return (StreamedChunk(ChunkType.TOOL_CALL_START, tool_call=delta, raw=event),)
+            initial = _initial_arguments(getattr(block, "input", None))
+            _, chunk = self._parts.open_call(index, block.id, block.name, event, initial=initial)
+            return (chunk,)
         # server_tool_use, web_search_tool_result, mcp_* …: run by Anthropic, not calls for the client.
         return _NO_CHUNKS
 
     def _delta(self, event: Any, delta: Any, delta_kind: str | None) -> tuple[StreamedChunk, ...]:
         if delta_kind == "input_json_delta":
-            call = self._tools.get(event.index)
+            call = self._parts.call(event.index)
             fragment = delta.partial_json
-            if call is None or not fragment:  # a server tool's input, or an empty keep-alive fragment
+            if call is None or call.closed or not fragment:  # a server tool's input, or an empty fragment
                 return _NO_CHUNKS
-            call.fragments.append(fragment)
-            piece = ToolCallDelta(call.index, arguments=fragment)
-            return (StreamedChunk(ChunkType.TOOL_CALL_DELTA, tool_call=piece, raw=event),)
+            return (self._parts.fragment(call, fragment, event),)
         if delta_kind == "thinking_delta":
             thinking = delta.thinking
             return (StreamedChunk(_REASONING, thinking, raw=event),) if thinking else _NO_CHUNKS
@@ -160,18 +146,13 @@ class AnthropicTranslator:
 
     def _block_stop(self, event: Any) -> tuple[StreamedChunk, ...]:
         index = event.index
-        call = self._tools.pop(index, None)
-        if call is not None:
-            return (self._tool_end(call, event),)
+        call = self._parts.call(index)
+        if call is not None and not call.closed:
+            return (self._parts.close_call(call, event),)
         signature = self._pending_signature.pop(index, None)
         if signature is not None:
             return (StreamedChunk(_REASONING, "", signature=signature, raw=event),)
         return _NO_CHUNKS
-
-    @staticmethod
-    def _tool_end(call: _ToolBlock, raw: Any) -> StreamedChunk:
-        delta = ToolCallDelta(call.index, call.id, call.name, call.arguments())
-        return StreamedChunk(ChunkType.TOOL_CALL_END, tool_call=delta, raw=raw)
 
     # -- message-level events ---------------------------------------------------------------------
 
@@ -179,7 +160,8 @@ class AnthropicTranslator:
         message = event.message
         if message is None:
             return []
-        out = [StreamedChunk(ChunkType.START, id=message.id or None, model=message.model or None, raw=event)]
+        parts = self._parts
+        out = [] if parts.started else [parts.start(message.id, message.model, event)]
         usage = message.usage
         if usage is not None:
             self._prompt = (
@@ -207,10 +189,9 @@ class AnthropicTranslator:
         delta = event.delta
         reason = delta.stop_reason if delta is not None else None
         if reason:
-            finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
-            out.append(
-                StreamedChunk(ChunkType.STOP, finish_reason=finish, raw_finish_reason=reason, raw=event)
-            )
+            stop = self._parts.stop(FINISH_REASONS.get(reason, FinishReason.OTHER), reason, event)
+            if stop is not None:
+                out.append(stop)
         return out
 
     def _usage(self, usage: Any) -> Usage:

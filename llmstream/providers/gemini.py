@@ -31,9 +31,10 @@ from .._errors import (
     ServerError,
 )
 from .._policy import Request, Settings, error_for_status
-from .._types import ChunkType, FinishReason, StreamedChunk, ToolCallDelta, Usage, text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._native import AsyncNative, StreamClosing, connection_closed, http_timeout
+from ._parts import Parts
 from ._passthrough import into_gemini_extra_body
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
@@ -50,8 +51,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
     **dict.fromkeys([*_FAILED.split(), "MALFORMED_RESPONSE"], FinishReason.ERROR),
 }
 
-_START, _TEXT, _REASONING, _STOP = ChunkType.START, ChunkType.TEXT, ChunkType.REASONING, ChunkType.STOP
-#: ``call_<n>_<name>``: the id the translator gives a function call that Gemini sent without one.
+_TEXT, _REASONING = ChunkType.TEXT, ChunkType.REASONING
 
 
 class GeminiTranslator:
@@ -60,20 +60,20 @@ class GeminiTranslator:
     Only the first candidate is followed, as the SDK's own ``response.text`` does. Parts other than
     text, thoughts and function calls (``executable_code``, ``code_execution_result``, inline data,
     server-side ``tool_call``) are skipped, also like ``response.text``: they are neither answer
-    text nor calls for the client to run.
+    text nor calls for the client to run. Function calls arrive whole: the parts manager emits each
+    as START, one DELTA and END, with a stable ``call_<n>_<name>`` id when Gemini gives none.
     """
 
-    __slots__ = ("_calls", "_started")
+    __slots__ = ("_parts",)
 
     def __init__(self) -> None:
-        self._started = False
-        self._calls = 0
+        self._parts = Parts()
 
     def translate(self, event: Any) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
-        if not self._started:
-            self._started = True
-            out.append(StreamedChunk(_START, id=event.response_id, model=event.model_version, raw=event))
+        parts = self._parts
+        if not parts.started:
+            out.append(parts.start(event.response_id, event.model_version, event))
         candidates = event.candidates
         candidate = candidates[0] if candidates else None
         content = candidate.content if candidate is not None else None
@@ -89,31 +89,24 @@ class GeminiTranslator:
         if usage is not None:
             out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
         if candidate is not None and candidate.finish_reason is not None:
-            out.append(self._stop(_name(candidate.finish_reason), event))
+            self._stop(_name(candidate.finish_reason), event, out)
         elif candidate is None and event.prompt_feedback is not None:
             blocked = event.prompt_feedback.block_reason
             if blocked:  # the prompt itself was blocked: no candidate at all, only the reason
-                filtered, word = FinishReason.CONTENT_FILTER, _name(blocked)
-                out.append(StreamedChunk(_STOP, finish_reason=filtered, raw_finish_reason=word, raw=event))
+                stop = parts.stop(FinishReason.CONTENT_FILTER, _name(blocked), event)
+                if stop is not None:
+                    out.append(stop)
         return out
 
-    def end(self) -> tuple[StreamedChunk, ...]:
-        return ()  # calls arrive whole and usage is cumulative: nothing is owed at the end
+    def end(self) -> list[StreamedChunk]:
+        return self._parts.end()  # calls arrive whole and usage is cumulative: only a missing finish is owed
 
     def _part(self, part: Any, raw: Any, out: list[StreamedChunk]) -> None:
         signature = base64.b64encode(part.thought_signature).decode() if part.thought_signature else None
         call = part.function_call
         if call is not None:
-            n, self._calls = self._calls, self._calls + 1
-            name = call.name or ""
-            call_id = call.id or f"call_{n}_{name}"  # deterministic, so replays compare equal
             arguments = json.dumps(call.args or {}, separators=(",", ":"), ensure_ascii=False)
-            pieces = (
-                (ChunkType.TOOL_CALL_START, ToolCallDelta(n, call_id, name, ""), signature),
-                (ChunkType.TOOL_CALL_DELTA, ToolCallDelta(n, arguments=arguments), None),
-                (ChunkType.TOOL_CALL_END, ToolCallDelta(n, call_id, name, arguments), signature),
-            )
-            out.extend(StreamedChunk(kind, tool_call=d, signature=sig, raw=raw) for kind, d, sig in pieces)
+            self._parts.whole_call(call.id, call.name or "", arguments, raw, out, signature=signature)
             return
         if part.text:
             out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
@@ -121,11 +114,13 @@ class GeminiTranslator:
             # Kept as a reasoning block so that ``conversation.append(completion)`` sends it back.
             out.append(StreamedChunk(_REASONING, "", signature=signature, raw=raw))
 
-    def _stop(self, word: str, raw: Any) -> StreamedChunk:
+    def _stop(self, word: str, raw: Any, out: list[StreamedChunk]) -> None:
         finish = FINISH_REASONS.get(word, FinishReason.OTHER)
-        if finish is FinishReason.STOP and self._calls:
+        if finish is FinishReason.STOP and self._parts.calls:
             finish = FinishReason.TOOL_CALLS  # Gemini says STOP after function calls too
-        return StreamedChunk(_STOP, finish_reason=finish, raw_finish_reason=word, raw=raw)
+        stop = self._parts.stop(finish, word, raw)
+        if stop is not None:
+            out.append(stop)
 
 
 def _name(value: Any) -> str:

@@ -144,11 +144,11 @@ class MockClient(BaseClient):
         if self._scripts:
             script = self._scripts[min(self._calls, len(self._scripts) - 1)]
         else:  # echo the last user message
-            users = [m.content for m in request.conversation.messages if m.role == "user"]
+            users = [m.text for m in request.conversation.messages if m.role == "user"]
             script = users[-1] if users else ""
         self._calls += 1
         if isinstance(script, str):
-            prompt_words = sum(len(m.content.split()) for m in request.conversation.messages)
+            prompt_words = sum(len(m.text.split()) for m in request.conversation.messages)
             return script_for_text(script, model=request.model, input_tokens=prompt_words)
         return list(script)
 

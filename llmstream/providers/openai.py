@@ -8,83 +8,12 @@ from typing import Any
 from .._client import BaseClient, import_sdk
 from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
 from .._policy import Request, error_for_status
-from .._types import ChunkType, StreamedChunk, text_chunk
 from ._native import AsyncNative, http_timeout
-from ._openai_events import EventResponse, OpenAIEventTranslator
-from ._openai_wire import OpenAIWireState, messages_payload, tools_payload, usage_from_mapping
+from ._openai_events import EventResponse
+from ._openai_wire import OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
 from ._passthrough import into_extra_body
 
 __all__ = ["OpenAIClient", "OpenAITranslator", "map_openai_error"]
-
-_TEXT = ChunkType.TEXT
-
-
-class OpenAITranslator:
-    """ChatCompletionChunk (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
-
-    Only the first choice (index 0) is followed, so ``n > 1`` gives the first choice's answer.
-    Reasoning arrives as ``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter-style)
-    fields that the SDK keeps as pydantic extras.
-    """
-
-    __slots__ = ("_wire",)
-
-    def __init__(self) -> None:
-        self._wire = OpenAIWireState()
-
-    def translate(self, chunk: Any) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
-        wire = self._wire
-        choices = chunk.choices
-        if wire.started and len(choices) == 1 and chunk.usage is None:
-            choice = choices[0]
-            delta = choice.delta
-            # The hot path: a plain text delta and nothing else.
-            if (
-                choice.finish_reason is None
-                and choice.index == 0
-                and delta.tool_calls is None
-                and delta.content
-                and not delta.__pydantic_extra__
-                and delta.refusal is None
-            ):
-                return (text_chunk(delta.content, chunk),)
-        out: list[StreamedChunk] = []
-        if not wire.started:
-            out.append(wire.start(chunk.id, chunk.model, chunk))
-        for choice in choices:
-            if choice.index != 0:
-                continue
-            delta = choice.delta
-            if delta is not None:
-                extra = delta.__pydantic_extra__
-                if extra:
-                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-                    if isinstance(reasoning, str) and reasoning:
-                        out.append(StreamedChunk(ChunkType.REASONING, reasoning, raw=chunk))
-                if delta.content:
-                    out.append(StreamedChunk(_TEXT, delta.content, raw=chunk))
-                if delta.refusal:
-                    out.append(StreamedChunk(ChunkType.REFUSAL, delta.refusal, raw=chunk))
-                if delta.tool_calls:
-                    for call in delta.tool_calls:
-                        function = call.function
-                        out.extend(
-                            wire.tool_call(
-                                call.index,
-                                call.id,
-                                function.name if function is not None else None,
-                                function.arguments if function is not None else None,
-                                chunk,
-                            )
-                        )
-            if choice.finish_reason:
-                out.extend(wire.finish(choice.finish_reason, chunk))
-        if chunk.usage is not None:
-            out.append(StreamedChunk(ChunkType.USAGE, usage=usage_from_mapping(chunk.usage), raw=chunk))
-        return out
-
-    def end(self) -> list[StreamedChunk]:
-        return self._wire.end()
 
 
 def map_openai_error(exc: BaseException, provider: str) -> LLMStreamError | None:

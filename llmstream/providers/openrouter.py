@@ -16,8 +16,8 @@ from .._client import BaseClient
 from .._errors import LLMStreamError
 from .._policy import Request, error_for_status
 from ._native import AsyncNative, http_timeout
-from ._openai_events import EventResponse, JSONEventParser, OpenAIEventTranslator
-from ._openai_wire import messages_payload, tools_payload
+from ._openai_events import EventResponse, JSONEventParser
+from ._openai_wire import OpenAIEventTranslator, messages_payload, tools_payload
 
 __all__ = ["DEFAULT_BASE_URL", "JSONEventParser", "OpenRouterClient", "OpenRouterTranslator"]
 
@@ -72,7 +72,7 @@ class OpenRouterClient(BaseClient):
     def _payload(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": messages_payload(request.conversation),
+            "messages": messages_payload(request.conversation, self.provider),
             "stream": True,
             "stream_options": {"include_usage": True},
             "usage": {"include": True},

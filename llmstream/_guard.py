@@ -1,0 +1,248 @@
+"""Bounds and normalization below the vendor SDKs' own SSE decoders.
+
+The SDK decoders buffer a line (or an event) until it ends, so a server that never ends one grows
+memory without bound (and anthropic's decoder is quadratic in the line's length). A ``ByteGuard``
+sits on the byte stream the SDK reads, as an httpx2 transport wrapper (:class:`GuardTransport`):
+
+- a line or an event longer than ``max_event_bytes`` raises ``MalformedStreamError`` at once;
+- a UTF-8 byte-order mark at the start of the body is dropped (the SSE standard says to ignore it;
+  the openai SDK otherwise loses the first event);
+- with ``normalize_sse`` (google-genai, whose reader treats every line that is not ``data: …`` as raw
+  JSON), comment lines and ``event:``/``id:``/``retry:`` fields are dropped and ``data:x`` becomes
+  ``data: x``, as the standard reads them.
+
+The common case costs a few ``bytes.rfind`` calls per network read, no copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ._errors import MalformedStreamError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "ByteGuard", "GuardTransport", "AsyncGuardTransport"]
+
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+_FIELDS_DROPPED = (b"event:", b"id:", b"retry:")
+_BLANK_LINES = (b"\n\n", b"\r\r", b"\r\n\r\n")
+
+
+class ByteGuard:
+    """Sans-IO: ``feed(bytes) -> bytes`` passes the body on, bounded; ``flush()`` at its end."""
+
+    __slots__ = ("_at_start", "_event", "_line", "_max", "_normalize", "_pending", "_tail")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False) -> None:
+        self._max = max_event_bytes
+        self._normalize = normalize_sse
+        self._at_start = True
+        self._line = 0  # bytes of the line still open
+        self._event = 0  # bytes since the last blank line
+        self._tail = b""  # the last bytes seen, to find a blank line split across reads
+        self._pending = b""  # normalize mode: the open line, held until it ends
+
+    def feed(self, data: bytes) -> bytes:
+        if self._at_start:
+            data = self._strip_bom(data)
+            if not data:
+                return b""
+        self._measure(data)
+        if self._normalize:
+            return self._normalized(data)
+        return data
+
+    def flush(self) -> bytes:
+        if self._at_start:  # a body shorter than a BOM: what was held is the body
+            self._at_start = False
+            held, self._tail = self._tail, b""
+            return held
+        if self._normalize and self._pending:
+            line, self._pending = self._pending, b""
+            return self._normalize_line(line)
+        return b""
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        held = self._tail + data
+        if len(held) < len(_BOM) and _BOM.startswith(held):
+            self._tail = held  # could still be a BOM split across reads
+            return b""
+        self._at_start = False
+        self._tail = b""
+        return held[len(_BOM):] if held.startswith(_BOM) else held
+
+    def _measure(self, data: bytes) -> None:
+        size = len(data)
+        last_break = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if last_break < 0:
+            self._line += size
+            self._event += size
+        else:
+            first_break = min(i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0)
+            if self._line + first_break > self._max:
+                self._too_large("line")
+            if size > self._max:  # only then can a line inside this read be too long
+                self._check_inner_lines(data)
+            self._line = size - last_break - 1
+            probe = self._tail + data
+            ends = [probe.rfind(sep) + len(sep) for sep in _BLANK_LINES if sep in probe]
+            if ends:
+                self._event = len(probe) - max(ends)
+            else:
+                self._event += size
+        if self._line > self._max:
+            self._too_large("line")
+        if self._event > self._max:
+            self._too_large("event")
+        self._tail = data[-3:] if size >= 3 else (self._tail + data)[-3:]
+
+    def _check_inner_lines(self, data: bytes) -> None:
+        """The lines wholly inside one read (the first and last are measured by the caller)."""
+        pieces = data.replace(b"\r", b"\n").split(b"\n")
+        if any(len(piece) > self._max for piece in pieces[1:-1]):
+            self._too_large("line")
+
+    def _too_large(self, what: str) -> None:
+        raise MalformedStreamError(
+            f"a stream {what} grew past max_event_bytes={self._max} without ending; the server's "
+            "stream is broken or hostile"
+        )
+
+    def _normalized(self, data: bytes) -> bytes:
+        data = self._pending + data
+        last_break = data.rfind(b"\n")
+        if last_break < 0:
+            self._pending = data
+            return b""
+        self._pending = data[last_break + 1:]
+        lines = data[: last_break + 1].split(b"\n")
+        out = [self._normalize_line(line) for line in lines[:-1]]
+        return b"".join(out)
+
+    @staticmethod
+    def _normalize_line(line: bytes) -> bytes:
+        line = line.rstrip(b"\r")
+        if line.startswith(b":") or line.startswith(_FIELDS_DROPPED):
+            return b""
+        if line.startswith(b"data:") and not line.startswith(b"data: "):
+            return b"data: " + line[5:] + b"\n"
+        return line + b"\n"
+
+
+def _guarded_stream(stream: Any, guard: ByteGuard) -> Any:
+    import httpx2
+
+    class GuardedStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):  # type: ignore[misc]
+        """An httpx2 response byte stream passed through a ByteGuard (sync and async)."""
+
+        __iter__ = _GuardedStream.__iter__
+        __aiter__ = _GuardedStream.__aiter__
+        close = _GuardedStream.close
+        aclose = _GuardedStream.aclose
+
+        def __init__(self) -> None:
+            self._stream = stream
+            self._guard = guard
+
+    return GuardedStream()
+
+
+class _GuardedStream:
+    """The methods of the guarded stream (httpx2's base classes are only known once imported)."""
+
+    _stream: Any
+    _guard: ByteGuard
+
+    def __init__(self, stream: Any, guard: ByteGuard) -> None:
+        self._stream = stream
+        self._guard = guard
+
+    def __iter__(self) -> Iterator[bytes]:
+        feed = self._guard.feed
+        for data in self._stream:
+            out = feed(data)
+            if out:
+                yield out
+        rest = self._guard.flush()
+        if rest:
+            yield rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        feed = self._guard.feed
+        async for data in self._stream:
+            out = feed(data)
+            if out:
+                yield out
+        rest = self._guard.flush()
+        if rest:
+            yield rest
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def _wrap(response: Any, max_event_bytes: int, normalize_sse: bool) -> Any:
+    import httpx2
+
+    if response.status_code != 200:
+        return response  # error bodies are read whole by the SDKs and mapped by us; leave them be
+    if response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        return response  # compressed: the raw bytes are not lines (the SDK decodes them)
+    content_type = response.headers.get("content-type", "")
+    guard = ByteGuard(max_event_bytes, normalize_sse=normalize_sse and "event-stream" in content_type)
+    return httpx2.Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        stream=_guarded_stream(response.stream, guard),
+        extensions=response.extensions,
+        request=response.request,
+    )
+
+
+class GuardTransport:
+    """An httpx2 sync transport whose 200 responses pass through a ByteGuard."""
+
+    def __init__(self, inner: Any, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False):
+        self._inner = inner
+        self.max_event_bytes = max_event_bytes
+        self.normalize_sse = normalize_sse
+
+    def handle_request(self, request: Any) -> Any:
+        return _wrap(self._inner.handle_request(request), self.max_event_bytes, self.normalize_sse)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> GuardTransport:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._inner.__exit__(*exc_info)
+
+
+class AsyncGuardTransport:
+    """The async twin of :class:`GuardTransport`."""
+
+    def __init__(self, inner: Any, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False):
+        self._inner = inner
+        self.max_event_bytes = max_event_bytes
+        self.normalize_sse = normalize_sse
+
+    async def handle_async_request(self, request: Any) -> Any:
+        response = await self._inner.handle_async_request(request)
+        return _wrap(response, self.max_event_bytes, self.normalize_sse)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> AsyncGuardTransport:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.__aexit__(*exc_info)
