@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import llmstream
-from llmstream import ChunkType, StreamedChunk
+from llmstream import ChunkType, Completion, StreamedChunk
 
 MAX_TOKENS = 60
 WIDTH = 30
@@ -20,7 +20,8 @@ ANSWER = (
 
 
 class ProgressBar:
-    """Counts text deltas (about one token each) against the max_tokens budget."""
+    """Counts text deltas (about one token each) against the max_tokens budget; when the answer
+    ends before the budget, the bar fills up: the answer is complete, so is the bar."""
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -30,17 +31,26 @@ class ProgressBar:
         if chunk.type is not ChunkType.TEXT:
             return
         self.tokens += 1
+        self.draw()
+
+    def draw(self) -> None:
         done = min(WIDTH, WIDTH * self.tokens // self.total)
         # \r rewrites the same line; stderr keeps the bar out of redirected output.
         sys.stderr.write(f"\r[{'#' * done}{' ' * (WIDTH - done)}] {self.tokens}/{self.total} tokens")
         sys.stderr.flush()
+
+    def finish(self, completion: Completion) -> None:
+        used = completion.usage.output_tokens if completion.usage else self.tokens
+        self.total = max(self.tokens, used) or 1  # the real count: 100 %
+        self.draw()
+        sys.stderr.write(f" (100 %, {completion.finish_reason})\n")
 
 
 def main(delay: float = 0.02) -> None:
     client = llmstream.MockClient(text=ANSWER, delay=delay)
     bar = ProgressBar(MAX_TOKENS)
     completion = client.stream_complete("Describe a river in three sentences.", max_tokens=MAX_TOKENS, on_chunk=bar)
-    sys.stderr.write("\n")
+    bar.finish(completion)
     print(completion.text)
 
 

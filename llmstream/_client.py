@@ -16,6 +16,9 @@ from ._adapter import Translator, to_error
 from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
 from ._errors import ConfigurationError, LLMStreamError
+from ._keystore import stored_key
+from ._meta import install_hint
+from ._models import resolve_model
 from ._options import StreamingOptions
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
@@ -82,7 +85,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             value = os.environ.get(name)
             if value:
                 return value
-        return None
+        return stored_key(self.provider) if self.env_keys else None  # `llmstream keys set`, after the variable
 
     def _require_key(self) -> str:
         if self._api_key:
@@ -256,7 +259,7 @@ def _running_loop() -> Any:
 
 def client(spec: str, **kwargs: Any) -> BaseClient:
     """``llmstream.client("openai:gpt-4o-mini", **kw)``: the client for ``provider:model``."""
-    provider, sep, model = spec.partition(":")
+    provider, sep, model = resolve_model(spec, PROVIDERS).partition(":")
     if not sep or not model:
         raise ConfigurationError(f"expected 'provider:model', got {spec!r} (e.g. 'openai:gpt-4o-mini')")
     cls: type[BaseClient] | None = resolve(provider)
@@ -272,7 +275,7 @@ def import_sdk(module: str, extra: str, provider: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ConfigurationError(
-            f"the {module!r} package is needed for {provider}: pip install 'llmstream[{extra}]'",
+            f"the {module!r} package is needed for {provider}: {install_hint(extra)}",
             provider=provider,
         ) from exc
 

@@ -109,6 +109,12 @@ class ProviderError(LLMStreamError):
         self.status_code = status_code
         self.body = _redact_body(body)
 
+    def __str__(self) -> str:
+        text = super().__str__()  # the status code is part of what went wrong: 500 vs 503 vs 529
+        if self.status_code is None or str(self.status_code) in self.message:
+            return text
+        return f"{text} (HTTP {self.status_code})"
+
 
 class AuthenticationError(ProviderError):
     """401/403."""

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["ProcessorLike", "StreamingOptions"]
+__all__ = ["ProcessorLike", "StreamingOptions", "retry_callback"]
 
 Callback = Callable[..., Any]
 
@@ -39,6 +39,9 @@ class StreamingOptions:
     - ``on_chunk(chunk)``: every chunk delivered to the caller, in order.
     - ``on_error(error)``: once, with the ``LLMStreamError`` (its ``.partial`` holds what arrived).
     - ``on_complete(completion)``: once, when the stream finished well. Never both.
+    - ``on_retry(error, delay, attempt)``: before each retry's wait: the ``LLMStreamError`` that
+      caused it, the seconds about to be slept (``Retry-After`` honoured) and the retry's number
+      (1 for the first retry).
     - ``processors``: see :class:`llmstream.Processor`; the accumulator and callbacks see their output.
 
     In async streams each may be a plain function or a coroutine function.
@@ -48,6 +51,7 @@ class StreamingOptions:
     on_chunk: Callback | None = None
     on_error: Callback | None = None
     on_complete: Callback | None = None
+    on_retry: Callback | None = None
     processors: Sequence[ProcessorLike] = attrs.field(default=(), converter=_processor_tuple)
 
     def merge(
@@ -64,6 +68,7 @@ class StreamingOptions:
             on_chunk=on_chunk or self.on_chunk,
             on_error=on_error or self.on_error,
             on_complete=on_complete or self.on_complete,
+            on_retry=self.on_retry,
             processors=self.processors,
         )
 
@@ -79,6 +84,14 @@ def resolve_options(
     if on_start is None and on_chunk is None and on_error is None and on_complete is None:
         return base
     return base.merge(on_start=on_start, on_chunk=on_chunk, on_error=on_error, on_complete=on_complete)
+
+
+def retry_callback(options: StreamingOptions) -> Callback | None:
+    """``on_retry`` as a one-argument callback of ``(error, delay, attempt)``, for the shells' notify."""
+    on_retry = options.on_retry
+    if on_retry is None:
+        return None
+    return lambda arguments: on_retry(*arguments)
 
 
 def call_sync(callback: Callback, argument: Any) -> None:

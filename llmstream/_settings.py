@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ._conversation import Conversation
+from ._errors import ConfigurationError
 from ._types import Tool
 
 __all__ = ["SETTING_NAMES", "Request", "Settings"]
@@ -25,6 +26,12 @@ class Settings:
     retry_backoff: float = 0.5
     retry_backoff_max: float = 8.0
     retry_after_cap: float = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("timeout", "idle_timeout", "total_timeout"):  # 0 would fail late, as a socket error
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be more than 0 seconds (None: no limit), got {value!r}")
 
     @property
     def read_timeout(self) -> float | None:

@@ -21,7 +21,7 @@ from typing_extensions import Self
 
 from ._accumulator import StreamingAccumulator
 from ._adapter import Adapter
-from ._options import ProcessorLike, StreamingOptions, call_async, call_sync
+from ._options import ProcessorLike, StreamingOptions, call_async, call_sync, retry_callback
 from ._settings import Request
 from ._state import StreamState, callback_error
 from ._types import ChunkType, Completion, StreamedChunk
@@ -175,6 +175,7 @@ class Stream(_ShellBase):
                 if error is None:
                     break
                 if delay is not None:
+                    self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
                     time.sleep(delay)
                     continue
                 self._notify(options.on_error, "on_error", error)
@@ -293,6 +294,7 @@ class AsyncStream(_ShellBase):
                 if error is None:
                     break
                 if delay is not None:
+                    await self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
                     await asyncio.sleep(delay)
                     continue
                 await self._notify(options.on_error, "on_error", error)

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from ._client import BaseClient, client
 from ._errors import ConfigurationError
+from ._meta import install_hint
 from ._types import ChunkType, StreamedChunk
 from .providers.mock import MockClient
 
@@ -238,7 +239,7 @@ def _load(path: str | PathLike[str], interaction: int | None) -> _Recording:
     try:
         import yaml
     except ImportError as exc:  # PyYAML is a test-time dependency, not a runtime one
-        raise ConfigurationError("replaying cassettes needs PyYAML: pip install pyyaml") from exc
+        raise ConfigurationError(f"replaying cassettes needs PyYAML: {install_hint('testing')}") from exc
     source = str(path)
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     interactions = (data or {}).get("interactions") if isinstance(data, dict) else None

@@ -8,107 +8,32 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import llmstream
 from llmstream import cli
+from tests.cli_helpers import (  # noqa: F401  (cli_home: an autouse fixture)
+    KEY,
+    TIMEOUT,
+    against,
+    cli_home,
+    command,
+    inproc,
+    make_env,
+    messages,
+    read_until,
+    responses,
+    run,
+    sent,
+    text_stream,
+)
 from tests.loopback import LoopbackServer, Scripted, error_response, openai_stream, openai_text_chunks
-
-KEY = "sk" "-test-cli-0123456789abcdefghij"
-TIMEOUT = 120  # generous: a loaded CI machine can take seconds just to import the vendor SDK
-
-
-@pytest.fixture(autouse=True)
-def _logs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process runs never touch the developer's own log."""
-    monkeypatch.setenv("LLMSTREAM_LOGS_DB", str(tmp_path / "logs.db"))
-    monkeypatch.delenv("LLMSTREAM_MODEL", raising=False)
-
-
-def make_env(tmp_path: Path, **overrides: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)  # the CLI must flush by itself
-    env.pop("LLMSTREAM_MODEL", None)
-    env.update(
-        OPENAI_API_KEY=KEY,
-        LLMSTREAM_LOGS_DB=str(tmp_path / "logs.db"),
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "llmstream", *args]
-
-
-def against(server: LoopbackServer, *args: str) -> list[str]:
-    return command("-m", "openai:gpt-4o-mini", "--base-url", server.url + "/v1", "--retries", "0", *args)
-
-
-def run(argv: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    # stdin is always given (empty by default) so that a missing prompt can never wait on a terminal.
-    return subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=TIMEOUT)
-
-
-def inproc(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch, *args: str) -> list[str]:
-    """Arguments for ``cli.main`` in this process (output checks that need no process boundary)."""
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    return ["-m", "openai:gpt-4o-mini", "--base-url", server.url + "/v1", "--retries", "0", *args]
-
-
-def text_stream(*pieces: str, **kwargs: Any) -> list[bytes]:
-    return openai_stream(openai_text_chunks(list(pieces), **kwargs))
-
-
-def read_until(proc: subprocess.Popen[bytes], needle: bytes, timeout: float = TIMEOUT) -> bytes:
-    """Read the subprocess's stdout pipe as bytes arrive, until ``needle`` shows up."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {needle!r} on stdout in time; got {seen!r}"
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if readable:
-            data = os.read(fd, 4096)
-            assert data, f"stdout closed before {needle!r}; got {seen!r}"
-            seen += data
-    return seen
-
-
-def responses(tmp_path: Path) -> list[sqlite3.Row]:
-    with sqlite3.connect(tmp_path / "logs.db") as db:
-        db.row_factory = sqlite3.Row
-        return db.execute("SELECT * FROM responses ORDER BY id").fetchall()
-
-
-def sent(server: LoopbackServer, index: int = -1) -> dict[str, Any]:
-    """The JSON body of a request the server received."""
-    body = server.requests[index].json
-    assert isinstance(body, dict)
-    return body
-
-
-def messages(server: LoopbackServer, index: int = -1) -> list[dict[str, Any]]:
-    return list(sent(server, index)["messages"])
-
 
 # -- streaming ----------------------------------------------------------------------------------------
 
@@ -304,8 +229,8 @@ def test_exit_2_on_usage_errors(tmp_path: Path, args: list[str], env: dict[str, 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--max-tokens", "0", "Hi"], "must be at least 1"),
-        (["-m", "gpt-4o", "Hi"], "expected 'provider:model'"),
+        (["--max-tokens", "0", "Hi"], "must be a positive integer"),
+        (["-m", "llama3", "Hi"], "expected 'provider:model'"),
         (["-c", "Hi"], "no saved conversations"),
         (["--cid", "abc", "Hi"], "no saved conversations"),
         ([], "the prompt is empty"),
@@ -392,7 +317,7 @@ def test_default_model_comes_from_the_environment(
 
 
 def test_logs_path_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from llmstream._logs import default_logs_path
+    from llmstream.cli.history import default_logs_path
 
     monkeypatch.delenv("LLMSTREAM_LOGS_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -408,8 +333,8 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
 
 
 def test_import_llmstream_does_not_import_the_cli() -> None:
-    code = "import sys, llmstream; print(sorted({'llmstream.cli', 'llmstream._cli_render', 'llmstream._cli_demo', "
-    code += "'llmstream._logs'} & set(sys.modules)))"
+    code = "import sys, llmstream; print(sorted({'llmstream.cli', 'llmstream.cli.render', 'llmstream.cli.demo', "
+    code += "'llmstream.cli.history', 'llmstream.cli.main'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -445,7 +370,7 @@ def test_on_a_terminal_reasoning_is_dimmed_and_a_spinner_runs_until_the_first_to
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from llmstream import ChunkType, StreamedChunk
-    from llmstream._cli_render import Spinner, TextRenderer
+    from llmstream.cli.render import Spinner, TextRenderer
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
@@ -460,3 +385,4 @@ def test_on_a_terminal_reasoning_is_dimmed_and_a_spinner_runs_until_the_first_to
     assert spun.endswith("\r\x1b[K\x1b[2mhmm\x1b[0m")  # the spinner's line was cleared first
     assert err.getvalue() == spun + "\n"  # and it never wrote again
     assert out.getvalue() == "42"
+

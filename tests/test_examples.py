@@ -44,8 +44,9 @@ def test_progress_bar_counts_tokens_on_stderr(capsys: pytest.CaptureFixture[str]
     words = len(module.ANSWER.split())
     assert out == module.ANSWER + "\n"  # the answer alone on stdout
     frames = err.strip("\n").split("\r")[1:]
-    assert len(frames) == words
-    assert frames[0].endswith("] 1/60 tokens") and frames[-1].endswith(f"] {words}/60 tokens")
+    assert len(frames) == words + 1
+    assert frames[0].endswith("] 1/60 tokens") and frames[-2].endswith(f"] {words}/60 tokens")
+    assert frames[-1] == f"[{'#' * module.WIDTH}] {words}/{words} tokens (100 %, stop)"  # the bar ends full
 
 
 def test_error_handling(capsys: pytest.CaptureFixture[str]) -> None:

@@ -406,10 +406,13 @@ def test_params_config_from_the_request() -> None:
     assert dump(params["contents"]) == [{"role": "user", "parts": [{"text": "Hi"}]}]
 
 
-def test_an_unknown_extra_is_a_configuration_error() -> None:
+def test_an_unknown_extra_goes_to_http_options_extra_body_and_a_mistyped_one_is_refused() -> None:
     client = GeminiClient("gemini-2.5-flash", api_key="k")
-    with pytest.raises(ConfigurationError, match="not_a_gemini_option"):
-        client._params(request(extra={"not_a_gemini_option": 1}), types)
+    params = client._params(request(extra={"not_a_gemini_option": 1, "top_k": 40}), types)
+    assert params["config"].http_options.extra_body == {"not_a_gemini_option": 1}  # google-genai's pass-through
+    assert params["config"].top_k == 40  # a field the config knows stays in it
+    with pytest.raises(ConfigurationError, match="temperature"):
+        client._params(request(extra={"temperature": "very hot"}), types)
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from .._transport import AsyncNative, StreamClosing, connection_closed, http_tim
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
+from ._passthrough import into_gemini_extra_body
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
 
@@ -350,6 +351,7 @@ class GeminiClient(BaseClient):
             config["temperature"] = request.temperature
         config.update(request.extra)  # e.g. thinking_config, safety_settings, tool_config
         try:
+            config = into_gemini_extra_body(config, types.GenerateContentConfig)  # unknown fields: extra_body
             generate_config = types.GenerateContentConfig(**config)
         except ValueError as exc:  # pydantic's ValidationError: an unknown or mistyped extra
             raise ConfigurationError(f"invalid Gemini request option: {exc}", provider=self.provider) from exc

@@ -12,6 +12,7 @@ from .._status import error_for_status
 from .._transport import AsyncNative, http_timeout
 from ._openai_events import EventResponse
 from ._openai_wire import OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
+from ._passthrough import into_extra_body
 
 __all__ = ["OpenAIClient", "OpenAITranslator", "map_openai_error"]
 
@@ -95,7 +96,7 @@ class OpenAIClient(BaseClient):
         if request.temperature is not None:
             params["temperature"] = request.temperature
         params.update(request.extra)  # provider-specific extras pass through as given
-        return params
+        return into_extra_body(import_sdk("openai", "openai", self.provider).resources.chat.Completions.create, params)
 
     def _open(self, request: Request) -> Any:
         completions = self.sdk.chat.completions

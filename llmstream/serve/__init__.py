@@ -2,7 +2,7 @@
 gateway wire) or as llmstream's own JSON events; an ASGI app and ``llmstream serve`` run it.
 
 The encoders, readers and :func:`to_sse` need nothing beyond llmstream; :func:`create_app` needs
-the ``serve`` extra (``pip install 'llmstream[serve]'``: starlette and uvicorn).
+the ``serve`` extra (``pip install 'llmstream-sdk[serve]'``: starlette and uvicorn).
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def __getattr__(name: str) -> Any:
             from ._app import create_app
         except ImportError as exc:  # starlette missing
             from .._errors import ConfigurationError
+            from .._meta import install_hint
 
-            raise ConfigurationError("llmstream.serve.create_app needs the serve extra: "
-                                     "pip install 'llmstream[serve]'") from exc
+            hint = install_hint("serve")
+            raise ConfigurationError(f"llmstream.serve.create_app needs the serve extra: {hint}") from exc
         return create_app
     raise AttributeError(f"module 'llmstream.serve' has no attribute {name!r}")

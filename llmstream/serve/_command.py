@@ -15,6 +15,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from .._meta import install_hint
+
 __all__ = ["HELP", "add_arguments", "build_app", "check_args", "main", "run"]
 
 HELP = "serve an OpenAI-compatible gateway, the AI SDK UI endpoint and a chat page"
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("llmstream serve: needs the serve extra: pip install 'llmstream[serve]'", file=err)
+        print(f"llmstream serve: needs the serve extra: {install_hint('serve')}", file=err)
         return 1
     shown = f"http://{args.host}:{args.port}/"
     print(f"llmstream serve: chat page at {shown}, OpenAI-compatible API at {shown}v1 "

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 import attrs
 
-from ._accumulator import StreamingAccumulator
-from ._cli_render import Style, TextRenderer
-from ._types import ChunkType, Completion, FinishReason, StreamedChunk, ToolCallDelta, Usage
+from .._accumulator import StreamingAccumulator
+from .._types import ChunkType, Completion, FinishReason, StreamedChunk, ToolCallDelta, Usage
+from .render import Style, TextRenderer
 
 __all__ = ["SESSIONS", "default_cassette_dir", "run_demo"]
 
@@ -133,7 +133,7 @@ def _load_replay() -> Replay | None:
 
 def _scripted(session: Session, pace: float) -> Iterator[StreamedChunk]:
     """The stand-in: the scripted chunks through MockClient, i.e. the real stream shell."""
-    from .providers.mock import MockClient
+    from ..providers.mock import MockClient
 
     client = MockClient(session.provider, chunks=session.script(), delay=pace)
     with client.stream(session.prompt) as stream:

@@ -15,19 +15,19 @@ import os
 import secrets
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from ._conversation import Conversation, Message
-from ._types import Completion, ReasoningBlock, Tool, ToolCall
+from .._conversation import Conversation, Message
+from .._types import Completion, ReasoningBlock, Tool, ToolCall
 
 __all__ = ["LogStore", "LoggedResponse", "default_logs_path", "tool_from_json", "tool_to_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: conversations.options
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     model       TEXT NOT NULL,            -- the "provider:model" spec the conversation runs on
     name        TEXT NOT NULL DEFAULT '', -- the first prompt, shortened, for listings
     tools       TEXT,                     -- JSON list of tool definitions, sent again on -c
+    options     TEXT,                     -- JSON client options (base_url, retries...; never a key), reused on -c
     created_at  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS responses (
@@ -188,6 +189,9 @@ class LogStore:
         connection.row_factory = sqlite3.Row
         with connection:
             connection.executescript(_SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(conversations)")}
+            if "options" not in columns:  # a version 1 file
+                connection.execute("ALTER TABLE conversations ADD COLUMN options TEXT")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return cls(connection, path)
 
@@ -216,6 +220,12 @@ class LogStore:
     def conversation_model(self, cid: str) -> str | None:
         row = self._db.execute("SELECT model FROM conversations WHERE id = ?", (cid,)).fetchone()
         return None if row is None else str(row[0])
+
+    def conversation_options(self, cid: str) -> dict[str, Any]:
+        """The client options the conversation ran with (``base_url``, ``max_retries``, ...)."""
+        row = self._db.execute("SELECT options FROM conversations WHERE id = ?", (cid,)).fetchone()
+        data = json.loads(row[0]) if row is not None and row[0] else {}
+        return dict(data) if isinstance(data, dict) else {}
 
     def conversation_tools(self, cid: str) -> list[Tool]:
         row = self._db.execute("SELECT tools FROM conversations WHERE id = ?", (cid,)).fetchone()
@@ -289,11 +299,14 @@ class LogStore:
         tools: Iterable[Tool] = (),
         error: str | None = None,
         secrets_to_scrub: Iterable[str] = (),
+        client_options: Mapping[str, Any] | None = None,
     ) -> str:
         """Save one exchange (a new conversation when ``conversation_id`` is None); return its id.
 
-        ``error`` set means the answer is partial: it is saved as far as it got.
+        ``error`` set means the answer is partial: it is saved as far as it got. ``client_options``
+        (never a key) are what ``-c`` reuses.
         """
+        options = _dumps(dict(client_options)) if client_options else None
         for secret in secrets_to_scrub:
             if error and secret and len(secret) >= 4:
                 error = error.replace(secret, "[REDACTED]")
@@ -308,9 +321,11 @@ class LogStore:
                 conversation_id = secrets.token_hex(8)
                 name = " ".join(prompt.split())[:80]
                 self._db.execute(
-                    "INSERT INTO conversations (id, model, name, tools, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (conversation_id, model_spec, name, _dumps(tool_list) if tool_list else None, _now()),
+                    "INSERT INTO conversations (id, model, name, tools, options, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (conversation_id, model_spec, name, _dumps(tool_list) if tool_list else None, options, _now()),
                 )
+            elif options:  # options given on a later turn are what the next -c uses
+                self._db.execute("UPDATE conversations SET options = ? WHERE id = ?", (options, conversation_id))
             elif tool_list:  # tools given on a later turn replace the saved ones
                 self._db.execute(
                     "UPDATE conversations SET tools = ? WHERE id = ?", (_dumps(tool_list), conversation_id)

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 
 import attrs
 
-from ._errors import LLMStreamError
-from ._types import ChunkType, Completion, StreamedChunk, ToolCall, ToolCallDelta, Usage
+from .._errors import LLMStreamError
+from .._types import ChunkType, Completion, StreamedChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = [
     "JsonRenderer",

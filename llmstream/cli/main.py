@@ -1,0 +1,197 @@
+"""The ``llmstream`` command (also ``python -m llmstream``): the only part of llmstream that prints.
+
+::
+
+    llmstream "Write a haiku about rivers" -m claude-sonnet-4-6
+    git diff | llmstream "Write a commit message for this diff"   # stdin, then the prompt
+    llmstream -c "Now one about the sea"          # continue the last conversation
+    llmstream chat                                 # an interactive conversation
+    llmstream models                               # providers, aliases, keys present
+    llmstream logs -n 5                            # what was said
+    llmstream demo                                 # no key, no network
+
+Exit codes: 0 ok, 1 provider or stream error (partial output kept), 2 usage error, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from .._conversation import Conversation
+from .args import (
+    COMMANDS,
+    DEFAULT_MODEL,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    demo_parser,
+    prompt_parser,
+)
+from .render import JsonRenderer, Renderer, Spinner, Style, TextRenderer, format_stats, isatty
+from .turn import (
+    Turn,
+    client_for,
+    client_options,
+    load_history,
+    load_tools,
+    model_spec,
+    pending_tool_calls,
+    run_stream,
+    save,
+)
+from .turn import secrets_of as _secrets_of
+
+__all__ = ["DEFAULT_MODEL", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out, err = sys.stdout, sys.stderr
+    command = args.pop(0) if args and args[0] in COMMANDS else "prompt"
+    try:
+        if command == "prompt":
+            return _prompt(prompt_parser().parse_args(args), out, err)
+        if command == "chat":
+            from .chat import run_chat
+
+            return run_chat(args, out, err)
+        if command == "demo":
+            from .demo import run_demo
+
+            demo = demo_parser().parse_args(args)
+            return run_demo(out, cassettes=demo.cassettes, fast=demo.fast)
+        if command == "council":
+            from .. import _council_cli
+
+            parser = argparse.ArgumentParser(prog="llmstream council")
+            _council_cli.add_arguments(parser)
+            return _council_cli.run(parser.parse_args(args), out, err)
+        if command == "serve":
+            from ..serve import _command
+
+            return _command.main(args)
+        from . import commands
+
+        return commands.run(command, args, out, err)
+    except UsageError as exc:
+        err.write(f"llmstream: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # outside a stream: while reading stdin, say
+        err.write("\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `llmstream logs | head`: the reader left, stop quietly like any Unix tool
+        silence_stdout(out)
+        return EXIT_ERROR
+
+
+# -- the prompt command ---------------------------------------------------------------------------
+
+
+def _piped_stdin() -> str | None:
+    """What was piped to stdin, or None for a terminal or no stdin at all."""
+    stdin = sys.stdin
+    if stdin is None or isatty(stdin):
+        return None
+    try:
+        return stdin.read()
+    except (OSError, ValueError):  # closed, or not readable (pytest's capture)
+        return None
+
+
+def read_prompt(args: argparse.Namespace, err: TextIO) -> str | None:
+    """The prompt: stdin and the argument joined (stdin first), either alone, or None for a turn of
+    tool results only. Nothing given is dropped; an empty prompt is a usage error."""
+    prompt = args.prompt
+    if prompt is not None and prompt != "-":
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        if prompt.strip() in COMMANDS:  # `llmstream -m x models`: a command in the wrong place
+            raise UsageError(f"{prompt.strip()!r} is a command: run `llmstream {prompt.strip()} ...` (options after "
+                             "it); to ask a model about the word, put it in a sentence")
+        piped = (_piped_stdin() or "").strip("\n")
+        return f"{piped}\n\n{prompt}" if piped.strip() else str(prompt)
+    if prompt is None and args.tool_result:
+        return None  # a turn of tool results needs no new prompt
+    if sys.stdin is None:
+        raise UsageError("no prompt given and no stdin to read one from")
+    if isatty(sys.stdin):
+        err.write("Reading the prompt from stdin; end it with Ctrl-D.\n")
+    try:
+        text = sys.stdin.read().rstrip()  # the newline `echo` adds is not part of the question
+    except (OSError, ValueError):
+        text = ""
+    if not text.strip():
+        raise UsageError("the prompt is empty")
+    return text
+
+
+def _prepare(args: argparse.Namespace, err: TextIO) -> Turn:
+    """The history to continue (``-c``/``--cid``), then this turn's system, tool results and prompt."""
+    history = load_history(args)
+    conversation: Conversation = history.conversation
+    tools = load_tools(args.tools) if args.tools else history.tools
+    if args.tool_result:
+        pending = pending_tool_calls(conversation)
+        for call_id, _ in args.tool_result:
+            if call_id not in pending:
+                waiting = ", ".join(pending) if pending else "none (continue a conversation with -c or --cid)"
+                raise UsageError(f"--tool-result {call_id}: no such pending tool call; pending: {waiting}")
+    before = len(conversation)
+    if args.system:
+        conversation.system(args.system)
+    for call_id, content in args.tool_result:
+        conversation.tool_result(call_id, content)
+    prompt = read_prompt(args, err)
+    if prompt is not None:
+        conversation.user(prompt)
+    return Turn(conversation, conversation.messages[before:], model_spec(args, history), tools,
+                history.conversation_id, client_options(args, history))
+
+
+def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    turn = _prepare(args, err)
+    llm = client_for(turn.model_spec, turn.client_options, args.key)
+    secrets = _secrets_of(llm, args.key)
+    spinner = Spinner(err, llm.model).start() if isatty(err) else None
+    renderer: Renderer
+    if args.json:
+        renderer = JsonRenderer(out, buffered=args.no_stream, spinner=spinner)
+    else:
+        renderer = TextRenderer(out, err, reasoning=args.reasoning, buffered=args.no_stream, spinner=spinner)
+    try:
+        outcome = run_stream(llm, turn, args, renderer, err, spinner)
+    finally:
+        if spinner is not None:
+            spinner.stop()
+
+    completion = outcome.completion
+    cid = turn.conversation_id if args.no_log else save(turn, outcome, secrets, err)
+    if outcome.broken_pipe:  # stop quietly, like any Unix tool whose reader left
+        silence_stdout(out)
+        return outcome.code
+    renderer.finish(completion, outcome.error, **({"conversation_id": cid} if cid else {}))
+    if outcome.error is not None:
+        kept = f" (partial answer kept: {len(completion.text)} characters)" if completion.text else ""
+        err.write(f"llmstream: error: {type(outcome.error).__name__}: {outcome.error}{kept}\n")
+    elif outcome.code == EXIT_INTERRUPTED:
+        err.write("llmstream: interrupted\n")
+    if args.usage or isatty(err):
+        err.write(Style(err).dim(format_stats(completion, outcome.first_token_s)) + "\n")
+    err.flush()
+    return outcome.code
+
+
+def silence_stdout(out: TextIO) -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
