@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 import attrs
 
+from . import _secrets
 from ._conversation import Conversation, as_conversation
-from ._errors import ConfigurationError, LLMStreamError
+from ._errors import ConfigurationError, LLMStreamError, sanitize
 from ._options import Callback, StreamingOptions, resolve_options
 from ._policy import SETTING_NAMES, Request, Settings, Translator, map_transport_error
 from ._stream import AsyncStream, Stream
@@ -68,6 +69,8 @@ class BaseClient(abc.ABC):
             retry_backoff=retry_backoff,
         )
         self._api_key = api_key if api_key is not None else self._key_from_env()
+        self._secrets = _secrets.client_secrets(self._api_key, base_url)  # what no text may show
+        _secrets.register(self, self._secrets)
         self._sdk_options = sdk_options
         self._sync_sdk: Any = None
         self._async_sdk: Any = None
@@ -92,7 +95,7 @@ class BaseClient(abc.ABC):
 
     def __repr__(self) -> str:
         # Never the key: not even a prefix of it.
-        base = f", base_url={self.base_url!r}" if self.base_url else ""
+        base = f", base_url={_secrets.redact(self.base_url, self._secrets)!r}" if self.base_url else ""
         return f"{type(self).__name__}(model={self.model!r}{base})"
 
     # -- the vendor SDK clients, built lazily ---------------------------------------------------
@@ -167,14 +170,14 @@ class BaseClient(abc.ABC):
     def _to_error(self, exc: BaseException) -> LLMStreamError:
         """Ours as they are; then the provider's mapping; then transport failures; else wrapped."""
         if isinstance(exc, LLMStreamError):
-            return exc
+            return sanitize(exc, self._secrets)
         error = self._map_error(exc) or map_transport_error(exc, self.provider)
         if error is None:
             error = LLMStreamError(f"unexpected {type(exc).__name__}: {exc}", provider=self.provider)
         if error.provider is None:
             error.provider = self.provider
         error.__cause__ = exc
-        return error
+        return sanitize(error, self._secrets)  # the vendor exception too: it stays in the chain
 
     # -- the public calls ------------------------------------------------------------------------
 
