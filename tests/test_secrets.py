@@ -13,6 +13,7 @@ the exchange with ``llmstream.testing``. Every search must come back empty.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import attrs
 import pytest
 
 import llmstream
+from llmstream._secrets import client_secrets, known_secrets, redact
 from llmstream.testing import assert_no_secrets, vcr_config
 from tests.loopback import (
     LoopbackServer,
@@ -300,22 +302,83 @@ def test_a_recorded_cassette_holds_no_key(case: Case, server: LoopbackServer, tm
     assert_no_secrets(path, secrets=case.secrets())
 
 
-def test_assert_no_secrets_catches_any_shape(tmp_path: Path) -> None:
+LEAKED = {
+    "given": f"body: '{{\"got\": \"{PROXY_KEY}\"}}'",
+    "given, base64 of user:key": "body: " + base64.b64encode(f"user:{PROXY_KEY}".encode()).decode(),
+    "userinfo": "uri: http://user:hunter2hunter2@127.0.0.1/v1",
+    "token userinfo": "uri: https://ghp0123456789@example.com/v1",
+    "bearer": "body: 'Authorization: Bearer abc.def-0123'",
+    "x-api-key": '"x-api-key": "unprefixed-0123"',
+    "x-goog-api-key": "headers:\n  x-goog-api-key:\n  - anything-at-all\n",
+    "basic": 'authorization: "Basic dXNlcjpwYXNzd29yZDE="',
+}
+
+
+def test_assert_no_secrets_passes_redacted_cassettes(tmp_path: Path) -> None:
     clean = tmp_path / "clean.yaml"
-    clean.write_text("uri: http://user:[REDACTED]@127.0.0.1/v1\nbody: 'Bearer [REDACTED]'\n")
+    clean.write_text("uri: http://user:%5BREDACTED%5D@127.0.0.1/v1\nbody: 'Bearer [REDACTED], x-api-key: [REDACTED]'\n")
     assert_no_secrets(clean, secrets=[PROXY_KEY])
-    leaked = {
-        "given": f"body: '{{\"got\": \"{PROXY_KEY}\"}}'",
-        "given, base64 of user:key": "body: " + base64.b64encode(f"user:{PROXY_KEY}".encode()).decode(),
-        "userinfo": "uri: http://user:hunter2hunter2@127.0.0.1/v1",
-        "token userinfo": "uri: https://ghp0123456789@example.com/v1",
-        "bearer": "body: 'Authorization: Bearer abc.def-0123'",
-        "x-api-key": '"x-api-key": "unprefixed-0123"',
-        "x-goog-api-key": "headers:\n  x-goog-api-key:\n  - anything-at-all\n",
-        "basic": 'authorization: "Basic dXNlcjpwYXNzd29yZDE="',
-    }
-    for name, text in leaked.items():
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(text)
-        with pytest.raises(AssertionError, match=r"key-shaped|secret"):
-            assert_no_secrets(path, secrets=[PROXY_KEY])
+
+
+@pytest.mark.parametrize("text", list(LEAKED.values()), ids=list(LEAKED))
+def test_assert_no_secrets_catches_any_shape(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "leak.yaml"
+    path.write_text(text)
+    with pytest.raises(AssertionError, match=r"leak\.yaml: "):
+        assert_no_secrets(path, secrets=[PROXY_KEY])
+
+
+# -- the pieces ----------------------------------------------------------------------------------------
+
+
+def test_client_secrets_cover_every_form() -> None:
+    decoded = URL_KEY + "/x"
+    secrets = client_secrets(PROXY_KEY, f"https://user:{quote(decoded, safe='')}@host/v1?key=query-secret-77&a=b")
+    expected = {PROXY_KEY, decoded, quote(decoded, safe=""), "query-secret-77",
+                base64.b64encode(f"user:{decoded}".encode()).decode()}
+    assert expected <= set(secrets)
+    assert "user" not in secrets and "b" not in secrets  # the user name and other parameters are no secrets
+    assert [len(s) for s in secrets] == sorted((len(s) for s in secrets), reverse=True)  # longest replaced first
+    token = client_secrets(None, f"https://{URL_KEY}@host")
+    assert URL_KEY in token and base64.b64encode(f"{URL_KEY}:".encode()).decode() in token
+    assert client_secrets("test", "http://127.0.0.1/v1") == ()  # too short to be a secret: nothing garbled
+
+
+@pytest.mark.parametrize("provider", ["openai", "openai-responses", "anthropic", "gemini", "openrouter", "mock"])
+def test_repr_of_a_client_masks_userinfo_and_query(provider: str) -> None:
+    base = f"http://user:{URL_KEY}@proxy.example:8080/v1?key={PROXY_KEY}&region=eu"
+    client = llmstream.client(f"{provider}:m-1", api_key=SPARE_KEY, base_url=base)
+    text = repr(client)
+    assert not leaks(text, [URL_KEY, PROXY_KEY, SPARE_KEY]), text
+    if provider != "mock":
+        assert "user:[REDACTED]@proxy.example:8080" in text and "region=eu" in text
+
+
+def test_redaction_keeps_the_text_around_and_is_idempotent() -> None:
+    text = (f'{{"authorization": "Basic {base64.b64encode(b"u:pw-0123456789").decode()}", "x-api-key": "{PROXY_KEY}"}}'
+            f" at https://user:{URL_KEY}@host/v1?key=abcdef123&alt=sse, Bearer tok.en-0123456789")
+    once = redact(text)
+    assert once == redact(once) and not leaks(once, [PROXY_KEY, URL_KEY])
+    assert "abcdef123" not in once and "tok.en-0123456789" not in once and "pw-0123456789" not in once
+    assert once.count("[REDACTED]") == 5 and "https://user:[REDACTED]@host/v1?key=[REDACTED]&alt=sse" in once
+
+
+def test_the_registry_forgets_a_client_that_is_gone() -> None:
+    key = "registry-only-" "fake-key-4242"
+    client = llmstream.client("openai:m-1", api_key=key)
+    assert key in known_secrets()
+    del client
+    gc.collect()
+    assert key not in known_secrets()
+
+
+def test_vendor_log_records_are_redacted_with_their_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    client = llmstream.client("anthropic:m-1", api_key=PROXY_KEY)
+    try:
+        raise RuntimeError(f"boom with {PROXY_KEY}")
+    except RuntimeError:
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("anthropic._base_client").debug("Request %s", {"x-api-key": PROXY_KEY}, exc_info=True)
+            logging.getLogger("httpx2").info("HTTP Request: POST %s", f"http://user:{PROXY_KEY}@h/v1")
+    assert "boom with" in caplog.text and "HTTP Request: POST http://user:" in caplog.text
+    assert not leaks(caplog.text, [PROXY_KEY]) and client.model == "m-1"
