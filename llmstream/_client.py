@@ -12,10 +12,11 @@ from typing import Any, ClassVar
 
 import attrs
 
+from . import _secrets
 from ._adapter import Translator, to_error
 from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
-from ._errors import ConfigurationError, LLMStreamError
+from ._errors import ConfigurationError, LLMStreamError, sanitize
 from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
@@ -75,6 +76,8 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             retry_backoff=retry_backoff,
         )
         self._api_key = api_key if api_key is not None else self._key_from_env()
+        self._secrets = _secrets.client_secrets(self._api_key, base_url)  # what no text may show
+        _secrets.register(self, self._secrets)
         self._sdk_options = sdk_options
         self._sync_sdk: Any = None
         self._async_sdk: Any = None
@@ -99,7 +102,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
 
     def __repr__(self) -> str:
         # Never the key: not even a prefix of it.
-        base = f", base_url={self.base_url!r}" if self.base_url else ""
+        base = f", base_url={_secrets.redact(self.base_url, self._secrets)!r}" if self.base_url else ""
         return f"{type(self).__name__}(model={self.model!r}{base})"
 
     # -- the vendor SDK clients, built lazily ---------------------------------------------------
@@ -175,6 +178,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         """This client as the stream shells see it (the :class:`~llmstream._adapter.Adapter` protocol)."""
         return ClientAdapter(self)
 
+    def _to_error(self, exc: BaseException) -> LLMStreamError:
+        """Any exception → an llmstream error, with this client's secrets redacted from the whole
+        chain (the vendor exception stays in it, cleaned in place)."""
+        return sanitize(to_error(exc, self.provider, self._map_error), self._secrets)
+
     # -- the public calls ------------------------------------------------------------------------
 
     def _request(
@@ -233,7 +241,7 @@ class ClientAdapter:
         return self._client._translator(request)
 
     def map_error(self, exc: BaseException) -> LLMStreamError:
-        return to_error(exc, self.provider, self._client._map_error)
+        return self._client._to_error(exc)
 
     def close(self, native: Any) -> None:
         native.close()

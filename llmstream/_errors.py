@@ -20,13 +20,16 @@
 
 Every error raised after the first chunk carries ``.partial``: the completion rebuilt from
 everything received so far. Messages and bodies pass through :func:`redact` so that an API key
-echoed back by a provider never reaches a log.
+echoed back by a provider never reaches a log; a client passes every error it raises through
+:func:`sanitize` with its own secrets, which also cleans the exceptions chained to it.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._secrets import CREDENTIAL_HEADERS, REDACTED, redact, redact_bytes, redact_url
 
 if TYPE_CHECKING:
     from ._types import Completion
@@ -48,30 +51,8 @@ __all__ = [
     "StreamTimeoutError",
     "ToolArgumentsError",
     "redact",
+    "sanitize",
 ]
-
-# Key-shaped strings of the vendors we talk to, plus header/query forms that carry any key.
-_KEY_PATTERNS = [
-    re.compile(r"sk-(?:ant-|or-|proj-)?[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=]{8,}"),
-    re.compile(r"(?i)((?:x-api-key|x-goog-api-key|api-key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
-    re.compile(r"([?&]key=)[^&\s\"']+"),
-]
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Replace API keys (known shapes and the given literal secrets) with ``[REDACTED]``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[REDACTED]")
-    for pattern in _KEY_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
-        else:
-            text = pattern.sub("[REDACTED]", text)
-    return text
-
 
 class LLMStreamError(Exception):
     """Base of every error llmstream raises; ``partial`` is the completion received so far."""
@@ -200,3 +181,137 @@ def _redact_body(body: Any) -> Any:
     if isinstance(body, list):
         return [_redact_body(v) for v in body]
     return body
+
+
+# -- chain hygiene ---------------------------------------------------------------------------------
+
+_E = TypeVar("_E", bound=BaseException)
+#: Headers a copied request/response must not keep: the copy's own (redacted) content sets them.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "content-encoding"})
+
+
+def sanitize(error: _E, secrets: Sequence[str] = ()) -> _E:
+    """Clean ``error`` and every exception linked to it of ``secrets`` and key-shaped strings, in place.
+
+    The whole chain is walked (``__cause__``, ``__context__`` also where ``__suppress_context__``
+    hides it, exception groups): Python sets ``__context__`` to the exception being handled whenever
+    one is raised in an ``except`` block, and error trackers walk it, so the vendor exception itself
+    must be clean, not just a copy of it. Each exception keeps its type, traceback and attributes;
+    its ``args``, strings, bodies and ``__notes__`` are redacted, and an httpx2 request or response
+    it holds is replaced by a copy with credential headers masked, URL userinfo and ``?key=`` masked
+    and the body redacted. Returns ``error``.
+    """
+    scrubber = _Scrubber(tuple(secrets))
+    pending: list[Any] = [error]
+    while pending:
+        exc = pending.pop()
+        if not isinstance(exc, BaseException) or id(exc) in scrubber.seen:
+            continue
+        scrubber.seen.add(id(exc))
+        scrubber.exception(exc)
+        pending += [exc.__cause__, exc.__context__, *getattr(exc, "exceptions", ())]
+        pending += scrubber.found
+        scrubber.found.clear()
+    return error
+
+
+class _Scrubber:
+    __slots__ = ("found", "secrets", "seen")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+        self.seen: set[int] = set()
+        self.found: list[BaseException] = []  # exceptions held in attributes: scrubbed in turn
+
+    def exception(self, exc: BaseException) -> None:
+        try:
+            args = tuple(self.value(arg) for arg in exc.args)
+            if any(new is not old for new, old in zip(args, exc.args, strict=True)):
+                exc.args = args
+        except Exception:  # an exception type whose args cannot be set: its attributes still are
+            pass
+        state = getattr(exc, "__dict__", None)
+        if state:
+            for name, value in list(state.items()):
+                clean = self.value(value)
+                if clean is not value:
+                    state[name] = clean
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, str):
+            clean = redact(value, self.secrets)
+            return value if clean == value else clean
+        if isinstance(value, (bytes, bytearray)):
+            return redact_bytes(bytes(value), self.secrets) if value else value
+        if depth > 32:
+            return value
+        if isinstance(value, BaseException):
+            self.found.append(value)
+            return value
+        if isinstance(value, dict):
+            items = {key: self.header(key, item, depth) for key, item in value.items()}
+            return value if all(items[key] is value[key] for key in value) else items
+        if isinstance(value, (list, tuple)):
+            cleaned = [self.value(item, depth + 1) for item in value]
+            if all(new is old for new, old in zip(cleaned, value, strict=True)):
+                return value
+            return cleaned if isinstance(value, list) else type(value)(cleaned)  # type: ignore[call-arg]
+        if type(value).__module__.startswith("httpx2"):
+            return self.http(value)
+        return value  # anything else is left as it is: it is not printed with the exception
+
+    def header(self, name: Any, value: Any, depth: int) -> Any:
+        if isinstance(name, str) and name.lower() in CREDENTIAL_HEADERS and isinstance(value, str) and value:
+            return REDACTED
+        return self.value(value, depth + 1)
+
+    def http(self, value: Any) -> Any:
+        import httpx2
+
+        if isinstance(value, httpx2.Request):
+            return self.request(value)
+        if isinstance(value, httpx2.Response):
+            return self.response(value)
+        if isinstance(value, httpx2.Headers):
+            return httpx2.Headers(self.headers(value))
+        if isinstance(value, httpx2.URL):
+            return httpx2.URL(redact_url(str(value), self.secrets))
+        return value
+
+    def headers(self, headers: Any) -> list[tuple[str, str]]:
+        return [
+            (name, REDACTED if name.lower() in CREDENTIAL_HEADERS else redact(value, self.secrets))
+            for name, value in headers.multi_items()
+            if name.lower() not in _FRAMING
+        ]
+
+    def request(self, request: Any) -> Any:
+        import httpx2
+
+        try:
+            content = request.content
+        except Exception:  # a streaming request body that was never read
+            content = b""
+        url = redact_url(str(request.url), self.secrets)
+        return httpx2.Request(
+            request.method, url, headers=self.headers(request.headers), content=self.value(content)
+        )
+
+    def response(self, response: Any) -> Any:
+        import httpx2
+
+        try:
+            content = response.content
+        except Exception:  # streamed and not read (or closed half-way)
+            content = b""
+        request = getattr(response, "_request", None)
+        extensions = {
+            key: response.extensions[key] for key in ("http_version", "reason_phrase") if key in response.extensions
+        }
+        return httpx2.Response(
+            response.status_code,
+            headers=self.headers(response.headers),
+            content=self.value(content),
+            request=self.request(request) if request is not None else None,
+            extensions=extensions,
+        )

@@ -1,8 +1,9 @@
 """Loopback fake provider server: a real HTTP/1.1 server on 127.0.0.1 for tests.
 
 Each request is answered with the next :class:`Scripted` response (FIFO, whatever the path), or with
-``server.default``, or with a 500 JSON error when nothing is scripted. Bodies are written piece by
-piece with hand-written chunked framing and can be delayed, gated, stalled or dropped mid-stream::
+what ``server.responder(request)`` builds, or with ``server.default``, or with a 500 JSON error when
+nothing is scripted. Bodies are written piece by piece with hand-written chunked framing and can be
+delayed, gated, stalled or dropped mid-stream::
 
     with LoopbackServer() as server:
         server.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(["Hel", "lo"]))))
@@ -135,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         owner._record(recorded)
-        script = owner._next_script()
+        script = owner._next_script(recorded)
         try:
             if script is None:
                 body = json.dumps({"error": {"message": NO_SCRIPT_MESSAGE, "type": "loopback"}}).encode()
@@ -269,13 +270,15 @@ class LoopbackServer:
     Single use: start it (or enter it as a context manager), then :meth:`stop` it once.
 
     Attributes: ``url``, ``port``, ``requests`` (snapshot list of :class:`RecordedRequest`),
-    ``default`` (answer used when the queue is empty), ``open_connections`` (client sockets currently
-    open), ``total_connections`` (accepted so far, to check keep-alive reuse), ``chunks_written``,
-    ``errors`` (unexpected handler exceptions; disconnects are not errors).
+    ``default`` (answer used when the queue is empty), ``responder`` (when set, builds the answer
+    from the request instead of ``default``, e.g. to echo its headers), ``open_connections`` (client
+    sockets currently open), ``total_connections`` (accepted so far, to check keep-alive reuse),
+    ``chunks_written``, ``errors`` (unexpected handler exceptions; disconnects are not errors).
     """
 
     def __init__(self) -> None:
         self.default: Scripted | None = None
+        self.responder: Callable[[RecordedRequest], Scripted] | None = None
         self.errors: list[BaseException] = []
         self.total_connections = 0
         self._queue: deque[Scripted] = deque()
@@ -411,9 +414,12 @@ class LoopbackServer:
         with self._cond:
             self._requests.append(request)
 
-    def _next_script(self) -> Scripted | None:
+    def _next_script(self, request: RecordedRequest) -> Scripted | None:
         with self._cond:
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+            responder = self.responder
+        return responder(request) if responder is not None else self.default
 
     def _count_chunk(self) -> None:
         with self._cond:

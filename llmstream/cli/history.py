@@ -306,7 +306,7 @@ class LogStore:
         ``error`` set means the answer is partial: it is saved as far as it got. ``client_options``
         (never a key) are what ``-c`` reuses.
         """
-        options = _dumps(dict(client_options)) if client_options else None
+        options = _dumps(_keyless(client_options)) if client_options else None
         for secret in secrets_to_scrub:
             if error and secret and len(secret) >= 4:
                 error = error.replace(secret, "[REDACTED]")
@@ -360,3 +360,20 @@ class LogStore:
                 ),
             )
         return conversation_id
+
+
+def _keyless(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Client options as stored: a ``base_url``'s userinfo and ``key=`` query (credentials) are
+    dropped, never saved; ``-c`` then needs the key again (``--key``, the variable or the key store)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    out = dict(options)
+    url = out.get("base_url")
+    if isinstance(url, str) and url:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() not in ("key", "api_key", "api-key")])
+        out["base_url"] = urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
+    return out
