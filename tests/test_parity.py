@@ -31,6 +31,12 @@ def _body() -> list[bytes]:
     return openai_stream(openai_text_chunks(PIECES, model="m"))
 
 
+def _without_finish() -> list[bytes]:
+    """A server that never sends a finish_reason: the STOP comes from the translator's end hook."""
+    events = [e for e in openai_text_chunks(PIECES, model="m") if not any(c["finish_reason"] for c in e["choices"])]
+    return openai_stream(events)
+
+
 def _client(kind: str, server: LoopbackServer, **kwargs: Any) -> BaseClient:
     kwargs.setdefault("retry_backoff", 0.0)
     if kind == "openrouter":
@@ -54,6 +60,7 @@ class Scenario:
 
 SCENARIOS = {
     "success": Scenario(lambda: [Scripted(chunks=_body())]),
+    "no_finish_reason": Scenario(lambda: [Scripted(chunks=_without_finish())]),
     "three_streams": Scenario(lambda: [Scripted(chunks=_body()) for _ in range(3)], streams=3),
     "retry_then_success": Scenario(
         lambda: [error_response("openai", 503), Scripted(chunks=_body())], max_retries=1
@@ -150,6 +157,7 @@ def run(kind: str, name: str, mode: str) -> dict[str, Any]:
 
 EXPECTED = {  # (requests, connections, finish or error of the last stream): the runs must also be right
     "success": (1, 1, "stop"),
+    "no_finish_reason": (1, 1, "other"),
     "three_streams": (3, 1, "stop"),
     "retry_then_success": (2, 1, "stop"),
     "drop_mid_stream": (1, 1, "StreamInterruptedError"),
@@ -167,9 +175,10 @@ def test_sync_and_async_behave_the_same(kind: str, name: str) -> None:
     assert (sync["requests"], sync["connections"]) == (requests, connections)
     last = sync["results"][-1]
     assert outcome in (last[2], last[6])
-    if outcome == "stop":
+    if outcome in ("stop", "other"):
         assert last[1] == "".join(PIECES)
-        assert sync["events"][-1] == ("complete", "".join(PIECES), "stop")
+        assert sync["events"][-1] == ("complete", "".join(PIECES), outcome)
+        assert ("chunk", "stop", "") in sync["events"]
 
 
 def test_three_sync_streams_to_one_server_use_one_tcp_connection() -> None:
