@@ -333,7 +333,10 @@ def test_a_call_still_open_is_ended_by_the_finish_reason_or_the_stream_end() -> 
 
 def test_pieced_calls_end_to_end_on_vertex(loopback: LoopbackServer, mode: str) -> None:
     loopback.enqueue(Scripted(chunks=gemini_stream(vertex_call_responses())))
-    chunks, completion = collect(vertex_client(loopback), "weather?", mode)
+    streamed_arguments = {"function_calling_config": {"stream_function_call_arguments": True}}
+    chunks, completion = collect(vertex_client(loopback), "weather?", mode, tool_config=streamed_arguments)
+    config = loopback.requests[-1].json["toolConfig"]["functionCallingConfig"]  # what asks Vertex for pieces
+    assert True in (config.get("streamFunctionCallArguments"), config.get("stream_function_call_arguments"))
     assert [(c.name, c.args) for c in completion.tool_calls] == [("weather", {"city": "Paris", "days": 3}),
                                                                  ("time", {"tz": "CET"})]  # fmt: skip
     assert completion.provider == "vertex" and completion.finish_reason is FinishReason.TOOL_CALLS
