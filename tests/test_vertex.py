@@ -260,6 +260,14 @@ def test_pieces_assemble_into_the_arguments_with_deltas_that_join_to_them() -> N
     assert (end.id, end.name) == ("c1", "write")
 
 
+def test_a_null_value_as_vertex_sends_it_and_a_path_without_a_value() -> None:
+    call = StreamedCall(0, "c1", "f", None)
+    pieces = [genai_types.PartialArg.model_validate(p) for p in
+              ({"jsonPath": "$.a", "nullValue": None}, {"jsonPath": "$.b", "willContinue": True})]  # fmt: skip
+    call.add(pieces, None)
+    assert call.arguments() == '{"a":null}'
+
+
 def test_a_piece_going_back_stops_the_deltas_but_not_the_arguments() -> None:
     call = StreamedCall(0, "c1", "f", None)
     first = call.add([piece("$.a", string_value="x"), piece("$.b", string_value="y")], None)

@@ -211,8 +211,8 @@ def _value(piece: Any) -> Any:
     number = piece.number_value
     if number is not None:
         return int(number) if math.isfinite(number) and number.is_integer() else number
-    if piece.null_value is not None:
-        return None
+    if piece.null_value is not None or "null_value" in getattr(piece, "model_fields_set", ()):
+        return None  # ``"nullValue": null`` on the wire is a null too
     return _MISSING
 
 
