@@ -32,7 +32,8 @@ from llmstream import (
     StreamingAccumulator,
     ToolCall,
 )
-from llmstream.providers._vertex import PartialCalls, StreamedCall, parse_json_path, resolve_vertex, use_vertex
+from llmstream.providers._parts import Parts
+from llmstream.providers._vertex import ArgumentsWriter, PartialCalls, parse_json_path, resolve_vertex, use_vertex
 from llmstream.providers.gemini import GeminiClient, GeminiTranslator
 from llmstream.providers.vertex import VertexClient
 from llmstream.testing import assert_no_secrets, find_secrets, replay, vcr_config
@@ -240,48 +241,62 @@ def piece(path: str, **value: Any) -> genai_types.PartialArg:
     return genai_types.PartialArg(json_path=path, **value)
 
 
+def function_call(**fields: Any) -> genai_types.FunctionCall:
+    return genai_types.FunctionCall(**fields)
+
+
 def test_pieces_assemble_into_the_arguments_with_deltas_that_join_to_them() -> None:
-    call = StreamedCall(0, "c1", "write", None)
-    chunks = [call.start(None)]
-    chunks += call.add([piece("$.path", string_value="src/", will_continue=True)], None)
-    chunks += call.add([piece("$.path", string_value="ma\"in.py")], None)
-    numbers = [piece("$.mode"), piece("$.lines[0]", number_value=3.0), piece("$.lines[1]", number_value=2.5)]
-    chunks += call.add(numbers, None)
-    chunks += call.add([piece("$.meta.ok", bool_value=True), piece("$.meta.none", null_value="NULL_VALUE")], None)
-    chunks += call.add([piece("$.text", string_value="héllo "), piece("$.text", string_value="wörld")], None)
-    chunks += call.end(None)
+    parts, partial, out = Parts(), PartialCalls(), []
+    feeds = [
+        function_call(name="write", id="c1", will_continue=True),
+        function_call(partial_args=[piece("$.path", string_value="src/", will_continue=True)], will_continue=True),
+        function_call(partial_args=[piece("$.path", string_value='ma"in.py')], will_continue=True),
+        function_call(partial_args=[piece("$.mode"), piece("$.lines[0]", number_value=3.0),
+                                    piece("$.lines[1]", number_value=2.5)], will_continue=True),
+        function_call(partial_args=[piece("$.meta.ok", bool_value=True),
+                                    piece("$.meta.none", null_value="NULL_VALUE")], will_continue=True),
+        function_call(partial_args=[piece("$.text", string_value="héllo "), piece("$.text", string_value="wörld")]),
+    ]  # fmt: skip
+    for call in feeds:
+        assert partial.feed(call, None, None, out, parts)
+    assert not partial.open
     expected = {"path": 'src/ma"in.py', "lines": [3, 2.5], "meta": {"ok": True, "none": None}, "text": "héllo wörld"}
-    kinds = [chunk.type for chunk in chunks]
+    kinds = [chunk.type for chunk in out]
     assert kinds[0] is ChunkType.TOOL_CALL_START and kinds[-1] is ChunkType.TOOL_CALL_END
-    assert kinds.count(ChunkType.TOOL_CALL_DELTA) >= 5
-    deltas = "".join(c.tool_call.arguments for c in chunks if c.type is ChunkType.TOOL_CALL_DELTA)  # type: ignore[union-attr]
-    end = chunks[-1].tool_call
+    assert kinds.count(ChunkType.TOOL_CALL_DELTA) == 6  # one per piece that wrote, and the closers
+    deltas = "".join(c.tool_call.arguments for c in out if c.type is ChunkType.TOOL_CALL_DELTA)  # type: ignore[union-attr]
+    end = out[-1].tool_call
     assert end is not None and json.loads(end.arguments) == expected and deltas == end.arguments
-    assert (end.id, end.name) == ("c1", "write")
+    assert (end.id, end.name, end.index) == ("c1", "write", 0) and parts.calls == 1
 
 
 def test_a_null_value_as_vertex_sends_it_and_a_path_without_a_value() -> None:
-    call = StreamedCall(0, "c1", "f", None)
+    writer = ArgumentsWriter("f")
     pieces = [genai_types.PartialArg.model_validate(p) for p in
               ({"jsonPath": "$.a", "nullValue": None}, {"jsonPath": "$.b", "willContinue": True})]  # fmt: skip
-    call.add(pieces, None)
-    assert call.arguments() == '{"a":null}'
+    assert writer.add(pieces) == '{"a":null'
+    assert (writer.finish(), writer.arguments()) == ("}", '{"a":null}')
 
 
 def test_a_piece_going_back_stops_the_deltas_but_not_the_arguments() -> None:
-    call = StreamedCall(0, "c1", "f", None)
-    first = call.add([piece("$.a", string_value="x"), piece("$.b", string_value="y")], None)
-    back = call.add([piece("$.a", string_value="z")], None)
-    end = call.end(None)
-    assert first and back == [] and [c.type for c in end] == [ChunkType.TOOL_CALL_END]
-    assert json.loads(end[-1].tool_call.arguments) == {"a": "xz", "b": "y"}  # type: ignore[union-attr]
+    parts, partial, out = Parts(), PartialCalls(), []
+    partial.feed(function_call(name="f", partial_args=[piece("$.a", string_value="x"), piece("$.b", string_value="y")],
+                               will_continue=True), None, None, out, parts)  # fmt: skip
+    before = len(out)
+    partial.feed(function_call(partial_args=[piece("$.a", string_value="z")]), None, None, out, parts)
+    assert [c.type for c in out[before:]] == [ChunkType.TOOL_CALL_END]  # no DELTA that would not join up
+    assert json.loads(out[-1].tool_call.arguments) == {"a": "xz", "b": "y"}  # type: ignore[union-attr]
+    accumulator = StreamingAccumulator()
+    for chunk in out:
+        accumulator.add(chunk)
+    assert accumulator.completion().tool_calls[0].args == {"a": "xz", "b": "y"}
 
 
 def test_pieces_that_do_not_fit_together_are_a_malformed_stream() -> None:
-    call = StreamedCall(0, "c1", "f", None)
-    call.add([piece("$.a", string_value="x")], None)
+    writer = ArgumentsWriter("f")
+    writer.add([piece("$.a", string_value="x")])
     with pytest.raises(MalformedStreamError, match="'f'"):
-        call.add([piece("$.a[0]", string_value="y")], None)
+        writer.add([piece("$.a[0]", string_value="y")])
 
 
 def vertex_call_responses() -> list[dict[str, Any]]:
@@ -310,7 +325,7 @@ def test_the_translator_streams_a_pieced_call_then_a_whole_one() -> None:
     translator = GeminiTranslator()
     responses = [genai_types.GenerateContentResponse.model_validate(r) for r in vertex_call_responses()]
     chunks = [chunk for response in responses for chunk in translator.translate(response)]
-    assert translator.end() == ()
+    assert translator.end() == []  # everything closed, the finish came
     accumulator = StreamingAccumulator(provider="vertex")
     for chunk in chunks:
         accumulator.add(chunk)
@@ -330,13 +345,15 @@ def test_a_call_still_open_is_ended_by_the_finish_reason_or_the_stream_end() -> 
     open_call = vertex_call_responses()[1:3]
     for response in open_call:
         translator.translate(genai_types.GenerateContentResponse.model_validate(response))
-    *closers, end = translator.end()
-    assert [c.type for c in closers] == [ChunkType.TOOL_CALL_DELTA] and closers[0].tool_call is not None
-    assert closers[0].tool_call.arguments == '"}'  # the string and the object closed
+    closers, end, stop = translator.end()
+    assert closers.type is ChunkType.TOOL_CALL_DELTA and closers.tool_call is not None
+    assert closers.tool_call.arguments == '"}'  # the string and the object closed
     assert end.type is ChunkType.TOOL_CALL_END and end.tool_call is not None
     assert json.loads(end.tool_call.arguments) == {"city": "Par"}
-    partial = PartialCalls()
-    assert partial.close(None) == []
+    assert stop.finish_reason is FinishReason.TOOL_CALLS  # no finish reason came: inferred
+    out: list[Any] = []
+    PartialCalls().close(Parts(), None, out)
+    assert out == []
 
 
 def test_pieced_calls_end_to_end_on_vertex(loopback: LoopbackServer, mode: str) -> None:
