@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from .providers.openai import OpenAIClient
     from .providers.openai_responses import OpenAIResponsesClient
     from .providers.openrouter import OpenRouterClient
+    from .providers.vertex import VertexClient
 
 __version__ = "0.1.0"
 
@@ -144,6 +145,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "Usage",
+    "VertexClient",
     "acouncil",
     "amerge",
     "apartial_json",

@@ -20,6 +20,7 @@ PROVIDERS: dict[str, str] = {
     "openai": "llmstream.providers.openai:OpenAIClient",
     "openai-responses": "llmstream.providers.openai_responses:OpenAIResponsesClient",
     "openrouter": "llmstream.providers.openrouter:OpenRouterClient",
+    "vertex": "llmstream.providers.vertex:VertexClient",
 }
 
 

@@ -78,6 +78,7 @@ _SECRET = re.compile(
     r"|(?i:\b(?:proxy-)?authorization|\bx-api-key|\bx-goog-api-key|\bapi-key)[\"']?\s*[:=]\s*(?:-\s+)?[\"']?"
     r"(?:(?i:bearer|basic)\s+)?[^\s\"',}\]\[]{4,}"
     r"|(?i:\b[a-z][a-z0-9+.\-]*://)[^\s/@\"'<>\[\]]+@"  # URL userinfo
+    r"|\bya29\.[0-9A-Za-z_\-]{20,}"  # Google OAuth access tokens (Vertex AI), also outside a header
 )
 
 
@@ -296,7 +297,7 @@ class _Recording:
             elif path.endswith("/messages"):
                 provider = "anthropic"
             elif ":streamGenerateContent" in path:
-                provider = "gemini"
+                provider = "vertex" if (url.hostname or "").endswith("aiplatform.googleapis.com") else "gemini"
             else:
                 raise ConfigurationError(f"{self.source}: cannot tell which provider recorded {self.uri}")
         if provider in ("openai", "openrouter"):  # their SDK convention: everything before the endpoint
@@ -320,7 +321,7 @@ class _Recording:
 
         transport = httpx2.MockTransport(handler)
         options: dict[str, Any]
-        if self.provider == "gemini":
+        if self.provider in ("gemini", "vertex"):
             version = urlsplit(self.uri).path.strip("/").split("/")[0]
             options = {"http_options": {"client_args": {"transport": transport},
                                         "async_client_args": {"transport": transport}}}
@@ -331,8 +332,22 @@ class _Recording:
         else:
             http_client = httpx2.AsyncClient if asynchronous else httpx2.Client
             options = {"http_client": http_client(transport=transport)}
-        return client(f"{self.provider}:{self.model}", api_key="replay", base_url=self.base_url, max_retries=0,
-                      **options)
+        if self.provider == "vertex":
+            options.update(_vertex_replay_auth(urlsplit(self.uri).path))
+        else:
+            options["api_key"] = "replay"
+        return client(f"{self.provider}:{self.model}", base_url=self.base_url, max_retries=0, **options)
+
+
+def _vertex_replay_auth(path: str) -> dict[str, Any]:
+    """Vertex AI: the recorded project and location with a fixed token, or express mode (no project)."""
+    scope = re.search(r"/projects/([^/]+)/locations/([^/]+)/", path)
+    if scope is None:
+        return {"api_key": "replay"}
+    from google.oauth2.credentials import Credentials
+
+    # A token that is never refreshed: no expiry and no refresh token, so nothing asks Google for one.
+    return {"project": scope.group(1), "location": scope.group(2), "credentials": Credentials(token="replay")}  # type: ignore[no-untyped-call]
 
 
 def _json_or_none(body: Any) -> Any:

@@ -92,6 +92,15 @@ def _gemini(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.GeminiClient("gemini-2.5-flash", api_key="AI" "za-test", base_url=url, **kw)
 
 
+def _vertex(url: str, kw: dict[str, Any]) -> BaseClient:
+    """Vertex AI's URL shape (``/v1beta1/projects/…/locations/…/publishers/google/models/…``) and bearer
+    token, with credentials that never refresh."""
+    from google.oauth2.credentials import Credentials
+
+    return llmstream.client("vertex:gemini-2.5-flash", project="loop-project", location="us-central1",
+                            credentials=Credentials(token="loop-token"), base_url=url, **kw)  # fmt: skip
+
+
 _OPENROUTER_ERROR = {
     "id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "openai/gpt-4o",
     "error": {"code": 502, "message": "Provider disconnected"},
@@ -121,6 +130,9 @@ WIRES = [
     Wire("gemini", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
          b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
          b"data: {oops\r\n\r\n", _gemini),
+    Wire("vertex", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
+         b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
+         b"data: {oops\r\n\r\n", _vertex),
 ]
 
 
@@ -145,6 +157,10 @@ def test_happy_path(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
     loopback.enqueue(Scripted(chunks=wire.frames(PIECES)))
     completion = complete(client_for(wire, loopback), "hi", mode)
     assert completion.text == "".join(PIECES)
+    if wire.name == "vertex":  # the fault matrix below runs on the Vertex URL shape
+        request = loopback.requests[-1]
+        assert request.path.startswith("/v1beta1/projects/loop-project/locations/us-central1/publishers/google/")
+        assert request.headers["authorization"] == "Bearer loop-token" and completion.provider == "vertex"
     assert completion.finish_reason == FinishReason.STOP
     assert completion.usage is not None and completion.usage.input_tokens == 10
 

@@ -6,8 +6,8 @@ provider points its ``base_url`` at it and streams, sync and async. The resultin
 compared with the vendor SDK's own accumulator on the same bytes (``tests/oracles/``, one module per vendor): text,
 reasoning, refusal, tool calls (id, name, parsed arguments, order), normalized usage and finish
 reason, id and model, thinking/thought signatures. Error recordings must raise the matching
-llmstream error. ``gemini_vertex/`` bodies go through the Gemini API client: llmstream has no Vertex
-client, and the stream is the same ``GenerateContentResponse`` wire.
+llmstream error. ``gemini_vertex/`` bodies go through the Gemini API client here (the stream is the
+same ``GenerateContentResponse`` wire); ``tests/test_vertex.py`` replays them through the Vertex client.
 
 Also here: the chunk stream's own shape on real traffic (DESIGN's chunk table), the oracles checked
 against each other, in-band errors spliced into real recordings (the corpus has none), and

@@ -16,6 +16,7 @@ import contextvars
 import importlib.util
 import json
 import math
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -37,6 +38,7 @@ from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
 from ._passthrough import into_gemini_extra_body
+from ._vertex import PartialCalls, map_auth_error, use_vertex, vertex_auth
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
 
@@ -65,10 +67,11 @@ class GeminiTranslator:
     as START, one DELTA and END, with a stable ``call_<n>_<name>`` id when Gemini gives none.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_partial", "_parts")
 
     def __init__(self) -> None:
         self._parts = Parts()
+        self._partial = PartialCalls()  # Vertex: a call whose arguments arrive in pieces
 
     def translate(self, event: Any) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
@@ -90,6 +93,7 @@ class GeminiTranslator:
         if usage is not None:
             out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
         if candidate is not None and candidate.finish_reason is not None:
+            self._partial.close(parts, event, out)
             self._stop(_name(candidate.finish_reason), event, out)
         elif candidate is None and event.prompt_feedback is not None:
             blocked = event.prompt_feedback.block_reason
@@ -100,11 +104,16 @@ class GeminiTranslator:
         return out
 
     def end(self) -> list[StreamedChunk]:
-        return self._parts.end()  # calls arrive whole and usage is cumulative: only a missing finish is owed
+        out: list[StreamedChunk] = []  # usage is cumulative: a call still in pieces and a missing finish are owed
+        self._partial.close(self._parts, None, out)
+        return out + self._parts.end()
 
     def _part(self, part: Any, raw: Any, out: list[StreamedChunk]) -> None:
         signature = base64.b64encode(part.thought_signature).decode() if part.thought_signature else None
         call = part.function_call
+        pieces = call is not None and (self._partial.open or call.partial_args or call.will_continue)
+        if pieces and self._partial.feed(call, signature, raw, out, self._parts):
+            return
         if call is not None:
             arguments = json.dumps(call.args or {}, separators=(",", ":"), ensure_ascii=False)
             self._parts.whole_call(call.id, call.name or "", arguments, raw, out, signature=signature)
@@ -285,14 +294,22 @@ class _AsyncGeminiStream(AsyncNative):
 class GeminiClient(BaseClient):
     """Gemini API. ``base_url`` is the host root; ``api_version=`` and other options go to the SDK.
 
-    Keys come from ``api_key``, ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``.
+    Keys come from ``api_key``, ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. ``vertexai=True``: Vertex AI
+    (``provider == "vertex"``), ``project``/``location``/``credentials`` or express mode: ``_vertex.py``.
     """
 
     provider = "gemini"
     env_keys = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
-    def __init__(self, model: str, **kwargs: Any) -> None:
+    def __init__(self, model: str, *, vertexai: bool | None = None, project: str | None = None,
+                 location: str | None = None, credentials: Any = None, **kwargs: Any) -> None:  # fmt: skip
+        vertex = use_vertex(vertexai, os.environ)
+        if vertex:
+            setattr(self, "provider", "vertex")  # noqa: B010 - this instance's provider; the class says gemini
         super().__init__(model, **kwargs)
+        self._vertex = vertex_auth(vertex, project, location, credentials, kwargs.get("api_key"))
+        if self._vertex is not None:
+            self._api_key = self._vertex.api_key  # never a key from the environment beside credentials
         self._genai: Any = None
         self._loop_bound = False  # an explicit async transport: its pool serves one event loop only
 
@@ -326,7 +343,8 @@ class GeminiClient(BaseClient):
             self._loop_bound = True
         http["async_client_args"] = async_args
         http_options = genai.types.HttpOptions(**http)
-        return genai.Client(api_key=self._require_key(), http_options=http_options, **options)
+        auth = self._vertex.client_kwargs() if self._vertex is not None else {"api_key": self._require_key()}
+        return genai.Client(http_options=http_options, **auth, **options)
 
     def close(self) -> None:
         self._genai = None  # its sync side is closed now: the next use builds a fresh genai.Client
@@ -373,4 +391,4 @@ class GeminiClient(BaseClient):
         return GeminiTranslator()
 
     def _map_error(self, exc: BaseException) -> LLMStreamError | None:
-        return map_gemini_error(exc, self.provider)
+        return (map_auth_error(exc) if self._vertex else None) or map_gemini_error(exc, self.provider)
