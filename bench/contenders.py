@@ -19,13 +19,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from protocol import serve
 
-__all__ = ["CONTENDERS", "make"]
+__all__ = ["CLIENTS", "CONTENDERS", "FIRST_COUNT", "make"]
 
 _PROMPT = "Write a long essay about rivers, then call the tools."
 _MESSAGES = [{"role": "user", "content": _PROMPT}]
 _KEY = "sk" "-bench-not-a-real-key"
 
-Runner = Callable[[], Any]
+Mark = Callable[[], object] | None
+Runner = Callable[..., Any]
+_END = object()
+
+
+def _count(stream: Any, mark: Mark) -> int:
+    """Consume ``stream``, calling ``mark`` right after its first item (no per-item cost without one)."""
+    iterator = iter(stream)
+    events = 0
+    if mark is not None:
+        if next(iterator, _END) is _END:
+            return 0
+        mark()
+        events = 1
+    for _ in iterator:
+        events += 1
+    return events
 
 
 def _base(url: str, wire: str, count: int) -> str:
@@ -40,14 +56,11 @@ def openai_sdk(url: str, count: int) -> Runner:
 
     client = openai.OpenAI(api_key=_KEY, base_url=_base(url, "openai", count) + "/v1", max_retries=0)
 
-    def run() -> int:
-        events = 0
+    def run(mark: Mark = None) -> int:
         stream = client.chat.completions.create(
             model="gpt-4o-mini", messages=_MESSAGES, stream=True, stream_options={"include_usage": True}
         )
-        for _ in stream:
-            events += 1
-        return events
+        return _count(stream, mark)
 
     return run
 
@@ -57,11 +70,8 @@ def responses_sdk(url: str, count: int) -> Runner:
 
     client = openai.OpenAI(api_key=_KEY, base_url=_base(url, "responses", count) + "/v1", max_retries=0)
 
-    def run() -> int:
-        events = 0
-        for _ in client.responses.create(model="gpt-5-mini", input=_MESSAGES, stream=True):  # type: ignore[arg-type]
-            events += 1
-        return events
+    def run(mark: Mark = None) -> int:
+        return _count(client.responses.create(model="gpt-5-mini", input=_MESSAGES, stream=True), mark)
 
     return run
 
@@ -71,12 +81,9 @@ def anthropic_sdk(url: str, count: int) -> Runner:
 
     client = anthropic.Anthropic(api_key=_KEY, base_url=_base(url, "anthropic", count), max_retries=0)
 
-    def run() -> int:
-        events = 0
+    def run(mark: Mark = None) -> int:
         stream = client.messages.create(model="claude-sonnet-4-5", max_tokens=64000, messages=_MESSAGES, stream=True)
-        for _ in stream:
-            events += 1
-        return events
+        return _count(stream, mark)
 
     return run
 
@@ -87,38 +94,54 @@ def gemini_sdk(url: str, count: int) -> Runner:
     options = genai.types.HttpOptions(base_url=_base(url, "gemini", count), api_version="v1beta")
     client = genai.Client(api_key=_KEY, http_options=options)
 
-    def run() -> int:
-        events = 0
-        for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents=_PROMPT):
-            events += 1
-        return events
+    def run(mark: Mark = None) -> int:
+        return _count(client.models.generate_content_stream(model="gemini-2.5-flash", contents=_PROMPT), mark)
 
     return run
 
 
-def openrouter_httpx2(url: str, count: int) -> Runner:
-    """What a hand-written OpenRouter client does: httpx2 ``iter_lines`` + ``json.loads`` per event."""
-    import httpx2
+_FLOOR_PATHS = {
+    "openai": "/v1/chat/completions",
+    "openrouter": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "anthropic": "/v1/messages",
+    "gemini": "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+}
 
-    http = httpx2.Client(timeout=60.0)
-    endpoint = _base(url, "openrouter", count) + "/v1/chat/completions"
-    payload = {"model": "openai/gpt-4o-mini", "messages": _MESSAGES, "stream": True}
-    headers = {"Authorization": f"Bearer {_KEY}", "Accept": "text/event-stream"}
-    loads = json.loads
 
-    def run() -> int:
-        events = 0
-        with http.stream("POST", endpoint, json=payload, headers=headers) as response:
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    data = line[6:]
-                    if data == "[DONE]":
-                        break
-                    loads(data)
-                    events += 1
-        return events
+def floor(wire: str) -> Callable[[str, int], Runner]:
+    """A wire's floor: httpx2 ``iter_lines`` + one ``json.loads`` per ``data:`` line of the same bytes.
 
-    return run
+    What a hand-written client of that wire does at the least (OpenRouter's baseline since the start).
+    """
+
+    def factory(url: str, count: int) -> Runner:
+        import httpx2
+
+        http = httpx2.Client(timeout=60.0)
+        endpoint = _base(url, wire, count) + _FLOOR_PATHS[wire]
+        payload = {"model": "m", "messages": _MESSAGES, "stream": True}
+        headers = {"Authorization": f"Bearer {_KEY}", "Accept": "text/event-stream"}
+        loads = json.loads
+
+        def run(mark: Mark = None) -> int:
+            events = 0
+            with http.stream("POST", endpoint, json=payload, headers=headers) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        data = line[6:]
+                        if data == "[DONE]":
+                            break
+                        loads(data)
+                        events += 1
+                        if mark is not None:
+                            mark()
+                            mark = None
+            return events
+
+        return run
+
+    return factory
 
 
 # -- llmstream ------------------------------------------------------------------------------------------
@@ -129,11 +152,9 @@ def _llmstream(client: Any) -> Runner:
 
     conversation = Conversation().user(_PROMPT)
 
-    def run() -> list[int]:
-        chunks = 0
+    def run(mark: Mark = None) -> list[int]:
         with client.stream(conversation, max_tokens=64000) as stream:
-            for _ in stream:
-                chunks += 1
+            chunks = _count(stream, mark)
         completion = stream.completion
         return [chunks, len(completion.text), len(completion.tool_calls)]
 
@@ -165,20 +186,28 @@ def llmstream_responses_raw(url: str, count: int) -> Runner:
     return llmstream_responses(url, count, sdk_models=False)
 
 
-def llmstream_anthropic(url: str, count: int) -> Runner:
+def llmstream_anthropic(url: str, count: int, **extra: Any) -> Runner:
     import llmstream
 
-    client = llmstream.AnthropicClient("claude-sonnet-4-5", api_key=_KEY, base_url=_base(url, "anthropic", count))
-    return _llmstream(client)
+    base_url = _base(url, "anthropic", count)
+    return _llmstream(llmstream.AnthropicClient("claude-sonnet-4-5", api_key=_KEY, base_url=base_url, **extra))
 
 
-def llmstream_gemini(url: str, count: int) -> Runner:
+def llmstream_anthropic_raw(url: str, count: int) -> Runner:
+    return llmstream_anthropic(url, count, sdk_models=False)
+
+
+def llmstream_gemini(url: str, count: int, **extra: Any) -> Runner:
     import llmstream
 
     client = llmstream.GeminiClient(
-        "gemini-2.5-flash", api_key=_KEY, base_url=_base(url, "gemini", count), api_version="v1beta"
+        "gemini-2.5-flash", api_key=_KEY, base_url=_base(url, "gemini", count), api_version="v1beta", **extra
     )
     return _llmstream(client)
+
+
+def llmstream_gemini_raw(url: str, count: int) -> Runner:
+    return llmstream_gemini(url, count, sdk_models=False)
 
 
 def llmstream_openrouter(url: str, count: int) -> Runner:
@@ -199,18 +228,47 @@ CONTENDERS: dict[str, Callable[[str, int], Runner]] = {
     "responses-raw": llmstream_responses_raw,
     "anthropic-sdk": anthropic_sdk,
     "anthropic-llmstream": llmstream_anthropic,
+    "anthropic-raw": llmstream_anthropic_raw,
     "gemini-sdk": gemini_sdk,
     "gemini-llmstream": llmstream_gemini,
-    "openrouter-httpx2": openrouter_httpx2,
+    "gemini-raw": llmstream_gemini_raw,
+    "openrouter-httpx2": floor("openrouter"),
     "openrouter-llmstream": llmstream_openrouter,
 }
+
+
+CONTENDERS.update({f"{wire}-floor": floor(wire) for wire in _FLOOR_PATHS if wire != "openrouter"})
+
+# The client class behind each llmstream contender, by module and name (probed, never imported up front).
+CLIENTS = {
+    "openai": ("llmstream.providers.openai", "OpenAIClient"),
+    "responses": ("llmstream.providers.openai_responses", "OpenAIResponsesClient"),
+    "anthropic": ("llmstream.providers.anthropic", "AnthropicClient"),
+    "gemini": ("llmstream.providers.gemini", "GeminiClient"),
+    "openrouter": ("llmstream.providers.openrouter", "OpenRouterClient"),
+}
+FIRST_COUNT = 50
 
 
 def make(name: str, url: str, count: int) -> Runner:
     return CONTENDERS[name](url, count)
 
 
+def _streams(name: str, url: str, count: int, warm: int, streams: int) -> None:
+    """Warm up, then run ``streams`` streams and exit (the callgrind count takes 3 minus 1 of them)."""
+    make(name, url, warm)()
+    run = make(name, url, count)
+    for _ in range(streams):
+        run()
+
+
 if __name__ == "__main__":
     name, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     warm = int(sys.argv[4]) if len(sys.argv) > 4 else count
-    serve(make(name, url, count), warmup=make(name, url, warm) if warm != count else None)
+    if "--streams" in sys.argv:
+        _streams(name, url, count, warm, int(sys.argv[sys.argv.index("--streams") + 1]))
+        sys.exit(0)
+    serve(
+        make(name, url, count), warmup=make(name, url, warm) if warm != count else None,
+        first=make(name, url, FIRST_COUNT),
+    )
