@@ -20,6 +20,7 @@ from ._errors import ConfigurationError, LLMStreamError, sanitize
 from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
+from ._observe import CacheAdapter, Watch, plan_cache, watch_for
 from ._options import StreamingOptions
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
@@ -28,6 +29,8 @@ from ._transport import hard_cancel
 from ._types import Tool
 
 __all__ = ["BaseClient", "ClientAdapter", "ConversationLike", "client", "import_sdk"]
+
+_CACHE_MODES = ("read_write", "read_only", "refresh")
 
 
 class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
@@ -59,6 +62,9 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         total_timeout: float | None = None,
         max_content_chars: int | None = None,
         retry_backoff: float = 0.5,
+        cache: Any = None,
+        cache_mode: str = "read_write",
+        telemetry: Any = True,
         **sdk_options: Any,
     ) -> None:
         if not model:
@@ -67,6 +73,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             raise ConfigurationError("max_retries must be >= 0", provider=self.provider)
         self.model = model
         self.base_url = base_url
+        if cache_mode not in _CACHE_MODES:
+            raise ConfigurationError(f"cache_mode must be one of {_CACHE_MODES}, got {cache_mode!r}")
+        self.cache = cache
+        self.cache_mode = cache_mode
+        self.telemetry = telemetry
         self.settings = Settings(
             max_retries=max_retries,
             timeout=timeout,
@@ -195,7 +206,13 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
     ) -> Request:
         overrides = {name: extra.pop(name) for name in list(extra) if name in SETTING_NAMES}
         settings = attrs.evolve(self.settings, **overrides) if overrides else self.settings
+        cache_mode = extra.pop("cache_mode", self.cache_mode)
+        if cache_mode not in _CACHE_MODES:
+            raise ConfigurationError(f"cache_mode must be one of {_CACHE_MODES}, got {cache_mode!r}")
         return Request(
+            cache=extra.pop("cache", self.cache),
+            cache_mode=cache_mode,
+            telemetry=extra.pop("telemetry", self.telemetry),
             model=extra.pop("model", None) or self.model,
             conversation=as_conversation(conversation),
             tools=tuple(tools or ()),
@@ -209,13 +226,25 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
         temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> Stream:
-        return Stream(self.adapter(), self._request(conversation, tools, max_tokens, temperature, extra), options)
+        request = self._request(conversation, tools, max_tokens, temperature, extra)
+        adapter, watch = self._adapter_for(request)
+        return Stream(adapter, request, options, watch)
 
     def _async_stream(
         self, conversation: ConversationLike, tools: Iterable[Tool] | None, max_tokens: int | None,
         temperature: float | None, options: StreamingOptions, extra: dict[str, Any],
     ) -> AsyncStream:
-        return AsyncStream(self.adapter(), self._request(conversation, tools, max_tokens, temperature, extra), options)
+        request = self._request(conversation, tools, max_tokens, temperature, extra)
+        adapter, watch = self._adapter_for(request)
+        return AsyncStream(adapter, request, options, watch)
+
+    def _adapter_for(self, request: Request) -> tuple[Any, Watch | None]:
+        """This client's adapter, or a cache hit's replay; and the stream's Watch (span, cache store)."""
+        plan = plan_cache(self, request)
+        watch = watch_for(self, request, plan)
+        if plan is not None and plan.entry is not None:
+            return CacheAdapter(self.provider, plan.entry), watch
+        return self.adapter(), watch
 
 
 class ClientAdapter:

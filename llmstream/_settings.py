@@ -57,3 +57,8 @@ class Request:
     temperature: float | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
     settings: Settings = attrs.field(factory=Settings)
+    #: A response cache (``llmstream.cache``) and how to use it: read_write, read_only or refresh.
+    cache: Any = None
+    cache_mode: str = "read_write"
+    #: ``False`` turns OpenTelemetry off for this stream; a ``telemetry.Telemetry`` picks providers.
+    telemetry: Any = True

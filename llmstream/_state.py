@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from ._accumulator import StreamingAccumulator
 from ._adapter import Translator
@@ -17,6 +19,9 @@ from ._options import ProcessorLike, StreamingOptions
 from ._retry import backoff_delay, is_retryable
 from ._settings import Settings
 from ._types import ChunkType, Completion, FinishReason, StreamedChunk
+
+if TYPE_CHECKING:
+    from ._observe import Watch
 
 __all__ = ["StreamState", "callback_error"]
 
@@ -31,14 +36,33 @@ class StreamState:
     """Sans-IO bookkeeping of one stream across its attempts: what to deliver, what to hold."""
 
     __slots__ = (
-        "_enders", "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired",
-        "held", "max_chars", "pace", "processors", "provider", "result", "settings",
+        "_enders",
+        "acc",
+        "accept",
+        "attempt",
+        "cached",
+        "cancelled",
+        "chars",
+        "deadline",
+        "delivered",
+        "ended",
+        "expired",
+        "held",
+        "max_chars",
+        "pace",
+        "processors",
+        "provider",
+        "result",
+        "settings",
+        "watch",
     )
 
     def __init__(self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = ()):
         self.provider = provider
         self.settings = settings
         self.result: Completion | None = None  # the final completion, once the stream ended
+        self.watch: Watch | None = None  # telemetry span / cache store: told of retries and the end
+        self.cached = False  # a cache hit is being replayed
         self.deadline = None if settings.total_timeout is None else time.monotonic() + settings.total_timeout
         self.max_chars = settings.max_content_chars
         self.attempt = 0
@@ -169,22 +193,33 @@ class StreamState:
         if self.retry_allowed(error):
             delay = backoff_delay(self.attempt, error, self.settings)
             self.restart()
+            if self.watch is not None:
+                self.watch.retry(error, delay, self.attempt)
             return error, delay
         error = self.fail(error)
         self.result = error.partial
+        if self.watch is not None:
+            self.watch.end(self.result, error)
         return error, None
 
     def busy(self, options: StreamingOptions) -> bool:
         """Whether chunks need delivering one by one (a callback or pacing); iterator use skips it."""
-        return options.on_start is not None or options.on_chunk is not None or bool(self.pace)
+        return (
+            options.on_start is not None or options.on_chunk is not None or bool(self.pace) or self.watch is not None
+        )
 
     def done(self) -> Completion | None:
         """The attempts are over without an error: the completion for ``on_complete``, None if cancelled."""
         if self.cancelled:
             self.result = self.finish_cancelled()
             return None
-        self.result = self.acc.completion()
-        return self.result
+        result = self.acc.completion()
+        if self.cached:
+            result = attrs.evolve(result, cached=True)
+        self.result = result
+        if self.watch is not None:
+            self.watch.end(result)
+        return result
 
     def aborted(self) -> None:
         """A BaseException (task cancellation, KeyboardInterrupt) ended the stream: keep the partial."""
@@ -200,7 +235,10 @@ class StreamState:
             self.result = self.finish_cancelled()
 
     def finish_cancelled(self) -> Completion:
-        return self.acc.completion(finish_reason=FinishReason.CANCELLED)
+        completion = self.acc.completion(finish_reason=FinishReason.CANCELLED)
+        if self.watch is not None:
+            self.watch.end(completion, cancelled=True)
+        return completion
 
 
 def callback_error(name: str, exc: BaseException, provider: str) -> CallbackError:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from typing_extensions import Self
 
 from ._accumulator import StreamingAccumulator
 from ._adapter import Adapter
+from ._observe import Watch
 from ._options import ProcessorLike, StreamingOptions, call_async, call_sync, retry_callback
 from ._settings import Request
 from ._state import StreamState, callback_error
@@ -35,11 +37,16 @@ _TEXT = ChunkType.TEXT
 class _ShellBase:
     _asynchronous: ClassVar[bool] = False
 
-    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
         self._adapter = adapter
         self._request = request
         self._options = options
         self._state = StreamState(adapter.provider, request.settings, options.processors)
+        self._state.cached = bool(getattr(adapter, "cached", False))
+        if watch is not None:
+            self._state.watch = watch
+            # A stream dropped without being closed still ends its span (once: Watch.end is idempotent).
+            weakref.finalize(self, watch.end, None, None, cancelled=True)
         self._native: Any = None
         self._lock = threading.Lock()
 
@@ -93,8 +100,8 @@ class Stream(_ShellBase):
     closed on every exit path; ``cancel()`` may be called from another thread.
     """
 
-    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
-        super().__init__(adapter, request, options)
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
+        super().__init__(adapter, request, options, watch)
         total = request.settings.total_timeout
         self._iterator = self._run() if total is None else self._watched(total)
 
@@ -192,6 +199,8 @@ class Stream(_ShellBase):
 
     def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
+        if self._state.watch is not None:
+            self._state.watch.chunk(item)
         if self._state.pace and item.type is _TEXT:
             time.sleep(self._state.pace)
         if options.on_start is not None and item.type is _START:
@@ -213,8 +222,8 @@ class AsyncStream(_ShellBase):
 
     _asynchronous = True
 
-    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions):
-        super().__init__(adapter, request, options)
+    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
+        super().__init__(adapter, request, options, watch)
         total = request.settings.total_timeout
         self._iterator = self._run() if total is None else self._watched(total)
 
@@ -311,6 +320,8 @@ class AsyncStream(_ShellBase):
 
     async def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
+        if self._state.watch is not None:
+            self._state.watch.chunk(item)
         if self._state.pace and item.type is _TEXT:
             await asyncio.sleep(self._state.pace)
         if options.on_start is not None and item.type is _START:
