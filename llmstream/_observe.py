@@ -55,11 +55,11 @@ class Watch:
             return
         self._ended = True
         plan = self._cache
-        if plan is not None and plan.entry is None and plan.mode != "read_only" and completion is not None:
-            if error is None and not cancelled:
-                from .cache import store
+        fresh = plan is not None and plan.entry is None and plan.mode != "read_only"
+        if plan is not None and fresh and completion is not None and error is None and not cancelled:
+            from .cache import store
 
-                store(plan.cache, plan.key, completion)
+            store(plan.cache, plan.key, completion)
         if self.telemetry is not None:
             self.telemetry.end(completion, error, cancelled=cancelled)
 
