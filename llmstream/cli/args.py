@@ -18,7 +18,7 @@ __all__ = [
 DEFAULT_MODEL = "openai:gpt-4o-mini"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: The first word picks one of these; the same words are never sent to a model as a prompt.
-COMMANDS = ("prompt", "chat", "models", "aliases", "keys", "logs", "demo", "council", "serve")
+COMMANDS = ("prompt", "chat", "models", "aliases", "keys", "logs", "cache", "demo", "council", "serve")
 
 _STDIN_HELP = (
     "the prompt. Piped stdin is joined with it, stdin first, then the prompt "
@@ -93,6 +93,8 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
     request.add_argument("--retries", type=non_negative_int, metavar="N",
                          help="retries before the first token (default 2)")
     request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS", help="longest gap between chunks")
+    request.add_argument("--cache", action="store_true",
+                         help="answer a repeated request from the response cache (beside the log; $LLMSTREAM_CACHE_DB)")
     output = parser.add_argument_group("output")
     output.add_argument("--reasoning", action="store_true", help="show the model's reasoning on stderr")
     output.add_argument("--usage", action="store_true",
@@ -154,6 +156,14 @@ def logs_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", "--current", action="store_true", help="only the last conversation")
     parser.add_argument("--json", action="store_true", help="a JSON array")
     parser.add_argument("--path", action="store_true", help="print the database path and exit")
+    return parser
+
+
+def cache_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmstream cache", description="The response cache used by --cache.")
+    sub = parser.add_subparsers(dest="action")
+    sub.add_parser("stats", help="where the cache is, how many answers it holds (the default)")
+    sub.add_parser("clear", help="forget every cached answer")
     return parser
 
 

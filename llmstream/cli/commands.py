@@ -16,9 +16,11 @@ from .._models import BARE_NAME_RULES
 from .._registry import PROVIDERS
 from .args import (
     DEFAULT_MODEL,
+    EXIT_ERROR,
     EXIT_OK,
     UsageError,
     aliases_parser,
+    cache_parser,
     keys_parser,
     logs_parser,
     models_parser,
@@ -34,10 +36,34 @@ KEYED = ("anthropic", "gemini", "openai", "openrouter")
 def run(command: str, argv: list[str], out: TextIO, err: TextIO) -> int:
     table: dict[str, tuple[Callable[[], argparse.ArgumentParser], Callable[..., int]]] = {
         "logs": (logs_parser, _logs), "models": (models_parser, _models),
-        "aliases": (aliases_parser, _aliases), "keys": (keys_parser, _keys),
+        "aliases": (aliases_parser, _aliases), "keys": (keys_parser, _keys), "cache": (cache_parser, _cache),
     }
     make_parser, handler = table[command]
     return handler(make_parser().parse_args(argv), out, err)
+
+
+# -- cache ----------------------------------------------------------------------------------------
+
+
+def _cache(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import sqlite3
+
+    from ..cache import SQLiteCache
+    from .history import default_cache_path
+
+    cache = SQLiteCache(default_cache_path())
+    try:
+        if args.action == "clear":
+            out.write(f"cleared {cache.clear()} cached answers ({cache.path})\n")
+        else:
+            stats = cache.stats()
+            out.write(f"{stats['path']}: {stats['entries']} cached answers, {stats['bytes']} bytes\n")
+    except sqlite3.Error as exc:
+        err.write(f"llmstream: error: the cache {cache.path} cannot be read: {exc}\n")
+        return EXIT_ERROR
+    finally:
+        cache.close()
+    return EXIT_OK
 
 
 # -- models ---------------------------------------------------------------------------------------

@@ -66,6 +66,12 @@ CREATE INDEX IF NOT EXISTS responses_by_conversation ON responses (conversation_
 """
 
 
+def default_cache_path() -> Path:
+    """``$LLMSTREAM_CACHE_DB``, else ``cache.db`` beside the conversation log."""
+    override = os.environ.get("LLMSTREAM_CACHE_DB")
+    return Path(override).expanduser() if override else default_logs_path().with_name("cache.db")
+
+
 def default_logs_path() -> Path:
     """``$LLMSTREAM_LOGS_DB``, else ``logs.db`` in the platform's per-user data directory."""
     override = os.environ.get("LLMSTREAM_LOGS_DB")

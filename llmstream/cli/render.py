@@ -140,6 +140,8 @@ def format_stats(completion: Completion, first_token_s: float | None) -> str:
     if rate is not None:
         parts.append(f"{rate:.1f} tokens/s")
     parts.append(f"{completion.stats.duration_ms / 1000:.2f} s")
+    if completion.cached:
+        parts.append("(cached)")
     return " · ".join(parts)
 
 

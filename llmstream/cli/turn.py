@@ -172,6 +172,11 @@ def run_stream(
     spinner: Spinner | None,
 ) -> Outcome:
     extra = {key: option_value(value) for key, value in getattr(args, "option", [])}
+    if getattr(args, "cache", False):
+        from ..cache import SQLiteCache
+        from .history import default_cache_path
+
+        extra["cache"] = SQLiteCache(default_cache_path())
     first_token: float | None = None
 
     def on_retry(error: LLMStreamError, delay: float, attempt: int) -> None:
