@@ -80,6 +80,9 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
                               help="continue the last conversation (its model and client options too)")
     conversation.add_argument("--cid", help="continue the conversation with this id (or a unique prefix of it)")
     conversation.add_argument("--no-log", action="store_true", help="do not save this exchange")
+    conversation.add_argument("-a", "--attach", action="append", default=[], metavar="PATH_OR_URL",
+                              help="attach an image, PDF, text file or audio (repeatable; - reads it from stdin, "
+                                   "which is then not joined to the prompt)")
     conversation.add_argument("--tools", metavar="FILE",
                               help="JSON list of tools the model may call ({name, description, parameters})")
     request = parser.add_argument_group("request")

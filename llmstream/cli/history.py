@@ -119,7 +119,12 @@ def _block_to_json(block: ReasoningBlock) -> dict[str, Any]:
 
 
 def _message_to_json(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    content: Any = message.content
+    if not isinstance(content, str):  # content parts: attachments by reference (path/URL, size, sha256)
+        from .._content_dicts import part_to_json
+
+        content = [part_to_json(part) for part in content]
+    out: dict[str, Any] = {"role": message.role, "content": content}
     if message.tool_calls:
         out["tool_calls"] = [_call_to_json(c) for c in message.tool_calls]
     if message.tool_call_id is not None:
@@ -134,15 +139,32 @@ def _message_to_json(message: Message) -> dict[str, Any]:
 
 
 def _message_from_json(data: dict[str, Any]) -> Message:
+    content: Any = data.get("content") or ""
+    if isinstance(content, list):
+        content = tuple(_part_again(part) for part in content)
     return Message(
         data["role"],
-        data.get("content") or "",
+        content,
         tool_calls=tuple(_call_from_json(c) for c in data.get("tool_calls") or ()),
         tool_call_id=data.get("tool_call_id"),
         name=data.get("name"),
         reasoning_blocks=tuple(ReasoningBlock(**b) for b in data.get("reasoning_blocks") or ()),
         is_error=bool(data.get("is_error")),
     )
+
+
+def _part_again(saved: dict[str, Any]) -> Any:
+    """A saved attachment, read again as it is now; a changed file is sent as it is, with a warning."""
+    from .._content_dicts import part_from_json
+
+    part = part_from_json(saved)
+    expected = saved.get("sha256")
+    if expected and getattr(part, "sha256", expected) != expected:
+        import warnings
+
+        where = saved.get("path") or saved.get("url")
+        warnings.warn(f"attachment {where} changed since it was sent; sending it as it is now", stacklevel=2)
+    return part
 
 
 def _dumps(value: Any) -> str:

@@ -19,9 +19,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from .._conversation import Conversation
+from .._errors import ConfigurationError
 from .args import (
     COMMANDS,
     DEFAULT_MODEL,
@@ -114,6 +116,8 @@ def read_prompt(args: argparse.Namespace, err: TextIO) -> str | None:
         if prompt.strip() in COMMANDS:  # `llmstream -m x models`: a command in the wrong place
             raise UsageError(f"{prompt.strip()!r} is a command: run `llmstream {prompt.strip()} ...` (options after "
                              "it); to ask a model about the word, put it in a sentence")
+        if "-" in (getattr(args, "attach", None) or ()):
+            return str(prompt)  # stdin is an attachment, not text to join
         piped = (_piped_stdin() or "").strip("\n")
         return f"{piped}\n\n{prompt}" if piped.strip() else str(prompt)
     if prompt is None and args.tool_result:
@@ -129,6 +133,31 @@ def read_prompt(args: argparse.Namespace, err: TextIO) -> str | None:
     if not text.strip():
         raise UsageError("the prompt is empty")
     return text
+
+
+def attachments_of(sources: Sequence[str]) -> list[Any]:
+    """``-a PATH_OR_URL`` (``-`` reads stdin's bytes) as content parts; the kind comes from the media type."""
+    from .._content import Audio, Document, Image, detect_media_type
+
+    parts: list[Any] = []
+    for source in sources:
+        try:
+            if source.startswith(("http://", "https://", "data:")):
+                kind = detect_media_type(None, source.split("?")[0]) or ""
+                parts.append(Document.from_url(source) if kind == "application/pdf" else Image.from_url(source))
+                continue
+            if source == "-":
+                data = sys.stdin.buffer.read()
+                kind = detect_media_type(data, None) or ""
+                maker: Any = Audio if kind.startswith("audio/") else Image if kind.startswith("image/") else Document
+                parts.append(maker.from_bytes(data, media_type=kind or None))
+                continue
+            kind = detect_media_type(Path(source).read_bytes()[:64], source) or ""
+            maker = Audio if kind.startswith("audio/") else Image if kind.startswith("image/") else Document
+            parts.append(maker.from_path(source))
+        except (OSError, ConfigurationError) as exc:
+            raise UsageError(f"--attach {source}: {exc}") from exc
+    return parts
 
 
 def _prepare(args: argparse.Namespace, err: TextIO) -> Turn:
@@ -148,8 +177,11 @@ def _prepare(args: argparse.Namespace, err: TextIO) -> Turn:
     for call_id, content in args.tool_result:
         conversation.tool_result(call_id, content)
     prompt = read_prompt(args, err)
+    attachments = attachments_of(getattr(args, "attach", None) or ())
     if prompt is not None:
-        conversation.user(prompt)
+        conversation.user(prompt, *attachments)
+    elif attachments:
+        raise UsageError("an attachment needs a prompt to go with it")
     return Turn(conversation, conversation.messages[before:], model_spec(args, history), tools,
                 history.conversation_id, client_options(args, history))
 
