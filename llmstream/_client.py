@@ -21,6 +21,7 @@ from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
 from ._options import StreamingOptions
+from ._output import output_spec
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
@@ -195,6 +196,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
     ) -> Request:
         overrides = {name: extra.pop(name) for name in list(extra) if name in SETTING_NAMES}
         settings = attrs.evolve(self.settings, **overrides) if overrides else self.settings
+        output_type = extra.pop("output_type", None)
         return Request(
             model=extra.pop("model", None) or self.model,
             conversation=as_conversation(conversation),
@@ -203,6 +205,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             temperature=temperature,
             extra=extra,
             settings=settings,
+            output=None if output_type is None else output_spec(output_type),
         )
 
     def _sync_stream(

@@ -9,6 +9,7 @@ import attrs
 
 from ._conversation import Conversation
 from ._errors import ConfigurationError
+from ._output import OutputSpec
 from ._types import Tool
 
 __all__ = ["SETTING_NAMES", "Request", "Settings"]
@@ -57,3 +58,4 @@ class Request:
     temperature: float | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict)
     settings: Settings = attrs.field(factory=Settings)
+    output: OutputSpec | None = None  # structured output asked for with ``output_type=``

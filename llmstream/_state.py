@@ -10,10 +10,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
+
 from ._accumulator import StreamingAccumulator
 from ._adapter import Translator
-from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
+from ._errors import CallbackError, ContentLimitError, LLMStreamError, OutputValidationError, StreamTimeoutError
 from ._options import ProcessorLike, StreamingOptions
+from ._output import OutputSpec
 from ._retry import backoff_delay, is_retryable
 from ._settings import Settings
 from ._types import ChunkType, Completion, FinishReason, StreamedChunk
@@ -32,11 +35,16 @@ class StreamState:
 
     __slots__ = (
         "_enders", "acc", "accept", "attempt", "cancelled", "chars", "deadline", "delivered", "ended", "expired",
-        "held", "max_chars", "pace", "processors", "provider", "result", "settings",
+        "held", "max_chars", "output", "output_value", "pace", "processors", "provider", "result", "settings",
     )
 
-    def __init__(self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = ()):
+    def __init__(
+        self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = (),
+        output: OutputSpec | None = None,
+    ):
         self.provider = provider
+        self.output = output  # structured output asked for: validated once the stream ended
+        self.output_value: Any = None
         self.settings = settings
         self.result: Completion | None = None  # the final completion, once the stream ended
         self.deadline = None if settings.total_timeout is None else time.monotonic() + settings.total_timeout
@@ -135,6 +143,24 @@ class StreamState:
         self.held = []
         return tuple(due)
 
+    def check_output(self) -> None:
+        """Structured output: validate the whole text (a refusal has none); raise if invalid or cut."""
+        if self.output is None:
+            return
+        completion = self.acc.completion()
+        if completion.refusal:
+            return
+        if completion.finish_reason is FinishReason.LENGTH:
+            raise OutputValidationError(
+                "structured output was cut off (finish reason length)", raw=completion.text,
+                errors=["truncated: the output hit the token limit"], provider=self.provider,
+            )
+        try:
+            self.output_value = self.output.validate(completion.text)
+        except OutputValidationError as error:
+            error.provider = self.provider
+            raise
+
     def retry_allowed(self, error: LLMStreamError) -> bool:
         """Retry only before anything reached the caller, within max_retries, and not past the deadline."""
         return (
@@ -184,6 +210,8 @@ class StreamState:
             self.result = self.finish_cancelled()
             return None
         self.result = self.acc.completion()
+        if self.output_value is not None:
+            self.result = attrs.evolve(self.result, output=self.output_value)
         return self.result
 
     def aborted(self) -> None:

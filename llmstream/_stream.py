@@ -39,7 +39,7 @@ class _ShellBase:
         self._adapter = adapter
         self._request = request
         self._options = options
-        self._state = StreamState(adapter.provider, request.settings, options.processors)
+        self._state = StreamState(adapter.provider, request.settings, options.processors, request.output)
         self._native: Any = None
         self._lock = threading.Lock()
 
@@ -163,6 +163,7 @@ class Stream(_ShellBase):
                 for item in state.finish(translator):
                     self._deliver(item)
                     yield item
+                state.check_output()
                 self._close_native()
                 break
             except GeneratorExit:
@@ -282,6 +283,7 @@ class AsyncStream(_ShellBase):
                 for item in state.finish(translator):
                     await self._deliver(item)
                     yield item
+                state.check_output()
                 await self._close_native()
                 break
             except GeneratorExit:

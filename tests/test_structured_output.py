@@ -1,0 +1,129 @@
+"""Structured output (``output_type=``): the request each provider's real SDK sends to the loopback
+server, and the validated object (or ``OutputValidationError``) at the end, sync and async."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+import pytest
+
+from llmstream import BaseClient, Completion, FinishReason, OpenAIClient, OpenRouterClient, OutputValidationError
+from tests.helpers import complete
+from tests.loopback import LoopbackServer, Scripted, openai_stream, openai_text_chunks
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    temperature: float
+
+
+OBJECT = '{"city": "Paris", "temperature": 18.5}'
+PIECES = ['{"ci', 'ty": "Pa', 'ris", "tem', "perature", '": 18', ".5}"]
+
+
+def openai_client(server: LoopbackServer) -> BaseClient:
+    return OpenAIClient("gpt-4o", api_key="sk" "-test-0123456789abcdef", base_url=server.url + "/v1", max_retries=0)
+
+
+def openrouter_client(server: LoopbackServer) -> BaseClient:
+    return OpenRouterClient("openai/gpt-4o", api_key="sk" "-or-test", base_url=server.url + "/api/v1", max_retries=0)
+
+
+CHAT = {"openai": openai_client, "openrouter": openrouter_client}
+
+
+def weather_schema_sent(body: Any) -> dict[str, Any]:
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema"
+    spec = fmt["json_schema"]
+    assert spec["name"] == "Weather"
+    assert spec["schema"]["required"] == ["city", "temperature"]
+    assert spec["schema"]["properties"]["city"]["type"] == "string"
+    return dict(spec)
+
+
+@pytest.mark.parametrize("provider", sorted(CHAT))
+def test_chat_request_asks_for_json_schema_and_returns_the_model(
+    loopback: LoopbackServer, mode: str, provider: str
+) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES))))
+    completion = complete(CHAT[provider](loopback), "Weather in Paris?", mode, output_type=Weather)
+    (request,) = loopback.requests
+    spec = weather_schema_sent(request.json)
+    assert spec["strict"] is True
+    assert spec["schema"]["additionalProperties"] is False
+    assert completion.output == Weather(city="Paris", temperature=18.5)
+    assert completion.finish_reason is FinishReason.STOP
+
+
+def test_schema_dict_without_strictness_sends_no_strict(loopback: LoopbackServer, mode: str) -> None:
+    # "note" is optional: strict mode needs every property required, so strict is not asked for.
+    schema = {
+        "type": "object", "properties": {"city": {"type": "string"}, "note": {"type": "string"}}, "required": ["city"],
+    }
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(['{"city": "Oslo"}']))))
+    completion = complete(openai_client(loopback), "Where?", mode, output_type=schema)
+    (request,) = loopback.requests
+    fmt = request.json["response_format"]["json_schema"]
+    assert fmt["schema"]["properties"] == schema["properties"]
+    assert "strict" not in fmt
+    assert completion.output == {"city": "Oslo"}
+
+
+def test_without_output_type_no_response_format(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(["hi"]))))
+    completion = complete(openai_client(loopback), "Hi", mode)
+    (request,) = loopback.requests
+    assert "response_format" not in request.json
+    assert completion.output is None
+
+
+def test_truncated_object_raises_with_raw_text(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES[:3], finish_reason="length"))))
+    seen: list[Any] = []
+    with pytest.raises(OutputValidationError) as caught:
+        complete(
+            openai_client(loopback), "Weather?", mode, output_type=Weather,
+            on_error=seen.append, on_complete=lambda c: seen.append(("complete", c)),
+        )
+    error = caught.value
+    assert error.raw == "".join(PIECES[:3])
+    assert error.errors
+    assert seen == [error]
+    assert error.partial is not None
+    assert error.partial.text == error.raw
+    assert error.partial.raw_finish_reason == "length"
+
+
+def test_invalid_object_returned_with_raise_on_error_false(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(['{"city": 3}']))))
+    completed: list[Completion] = []
+    completion = complete(
+        openai_client(loopback), "Weather?", mode, output_type=Weather, raise_on_error=False,
+        on_complete=completed.append,
+    )
+    assert isinstance(completion.error, OutputValidationError)
+    assert completion.finish_reason is FinishReason.ERROR
+    assert completion.raw_finish_reason == "stop"
+    assert completion.output is None
+    assert completion.text == '{"city": 3}'
+    assert completed == []
+    assert any("temperature" in line for line in completion.error.errors)
+
+
+def refusal_chunks() -> list[dict[str, Any]]:
+    chunks = openai_text_chunks([])
+    role, *rest = chunks
+    refusal = json.loads(json.dumps(role))
+    refusal["choices"][0]["delta"] = {"refusal": "I can't help with that."}
+    return [role, refusal, *rest]
+
+
+def test_refusal_leaves_output_none(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(refusal_chunks())))
+    completion = complete(openai_client(loopback), "Weather?", mode, output_type=Weather)
+    assert completion.refusal == "I can't help with that."
+    assert completion.output is None
+    assert completion.error is None
