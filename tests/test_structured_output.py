@@ -9,9 +9,27 @@ from typing import Any
 import pydantic
 import pytest
 
-from llmstream import BaseClient, Completion, FinishReason, OpenAIClient, OpenRouterClient, OutputValidationError
+from llmstream import (
+    BaseClient,
+    Completion,
+    FinishReason,
+    GeminiClient,
+    OpenAIClient,
+    OpenAIResponsesClient,
+    OpenRouterClient,
+    OutputValidationError,
+)
 from tests.helpers import complete
-from tests.loopback import LoopbackServer, Scripted, openai_stream, openai_text_chunks
+from tests.loopback import (
+    LoopbackServer,
+    Scripted,
+    gemini_stream,
+    gemini_text_responses,
+    openai_stream,
+    openai_text_chunks,
+    responses_stream,
+    responses_text_events,
+)
 
 
 class Weather(pydantic.BaseModel):
@@ -127,3 +145,27 @@ def test_refusal_leaves_output_none(loopback: LoopbackServer, mode: str) -> None
     assert completion.refusal == "I can't help with that."
     assert completion.output is None
     assert completion.error is None
+
+
+def test_responses_request_asks_for_text_format(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=responses_stream(responses_text_events(PIECES))))
+    client = OpenAIResponsesClient("gpt-5-mini", api_key="sk" "-test", base_url=loopback.url + "/v1", max_retries=0)
+    completion = complete(client, "Weather in Paris?", mode, output_type=Weather)
+    (request,) = loopback.requests
+    fmt = request.json["text"]["format"]
+    assert (fmt["type"], fmt["name"], fmt["strict"]) == ("json_schema", "Weather", True)
+    assert fmt["schema"]["additionalProperties"] is False
+    assert completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def test_gemini_request_asks_for_json_with_a_json_schema(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=gemini_stream(gemini_text_responses(PIECES))))
+    client = GeminiClient("gemini-2.5-flash", api_key="AI" "za-test-key", base_url=loopback.url, max_retries=0)
+    completion = complete(client, "Weather in Paris?", mode, output_type=Weather)
+    (request,) = loopback.requests
+    config = request.json["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    schema = config["responseJsonSchema"]
+    assert schema["required"] == ["city", "temperature"]
+    assert schema["properties"]["temperature"]["type"] == "number"
+    assert completion.output == Weather(city="Paris", temperature=18.5)
