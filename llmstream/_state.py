@@ -202,7 +202,10 @@ class StreamState:
 
     def busy(self, options: StreamingOptions) -> bool:
         """Whether chunks need delivering one by one (a callback or pacing); iterator use skips it."""
-        return options.on_start is not None or options.on_chunk is not None or bool(self.pace)
+        return (
+            options.on_start is not None or options.on_chunk is not None or options.on_partial is not None
+            or bool(self.pace)
+        )
 
     def done(self) -> Completion | None:
         """The attempts are over without an error: the completion for ``on_complete``, None if cancelled."""

@@ -50,6 +50,12 @@ class _ShellBase:
         return result if result is not None else self._state.acc.completion()
 
     @property
+    def partial_output(self) -> Any:
+        """With ``output_type=``: the object so far, leniently parsed (never raises); else None."""
+        spec = self._request.output
+        return None if spec is None else spec.partial(self._state.acc.text)
+
+    @property
     def accumulator(self) -> StreamingAccumulator:
         return self._state.acc
 
@@ -199,6 +205,8 @@ class Stream(_ShellBase):
             self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
             self._notify(options.on_chunk, "on_chunk", item)
+        if options.on_partial is not None and item.type is _TEXT:
+            self._notify(options.on_partial, "on_partial", self.partial_output)
 
     def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:
@@ -319,6 +327,8 @@ class AsyncStream(_ShellBase):
             await self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
             await self._notify(options.on_chunk, "on_chunk", item)
+        if options.on_partial is not None and item.type is _TEXT:
+            await self._notify(options.on_partial, "on_partial", self.partial_output)
 
     async def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:

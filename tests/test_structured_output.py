@@ -3,6 +3,8 @@ server, and the validated object (or ``OutputValidationError``) at the end, sync
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -10,19 +12,25 @@ import pydantic
 import pytest
 
 from llmstream import (
+    AnthropicClient,
     BaseClient,
+    ChunkType,
     Completion,
+    ConfigurationError,
     FinishReason,
     GeminiClient,
     OpenAIClient,
     OpenAIResponsesClient,
     OpenRouterClient,
     OutputValidationError,
+    StreamingOptions,
 )
-from tests.helpers import complete
+from tests.helpers import collect, complete
 from tests.loopback import (
     LoopbackServer,
     Scripted,
+    anthropic_stream,
+    anthropic_text_events,
     gemini_stream,
     gemini_text_responses,
     openai_stream,
@@ -169,3 +177,92 @@ def test_gemini_request_asks_for_json_with_a_json_schema(loopback: LoopbackServe
     assert schema["required"] == ["city", "temperature"]
     assert schema["properties"]["temperature"]["type"] == "number"
     assert completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def anthropic_client(server: LoopbackServer) -> BaseClient:
+    return AnthropicClient("claude-sonnet-4-5", api_key="sk" "-ant-test", base_url=server.url, max_retries=0)
+
+
+def test_anthropic_forces_a_single_tool_whose_input_is_the_text(loopback: LoopbackServer, mode: str) -> None:
+    events = anthropic_text_events([], tool_uses=[{"name": "Weather", "input_pieces": PIECES}])
+    loopback.enqueue(Scripted(chunks=anthropic_stream(events)))
+    chunks, completion = collect(anthropic_client(loopback), "Weather in Paris?", mode, output_type=Weather)
+    (request,) = loopback.requests
+    body = request.json
+    (tool,) = body["tools"]
+    assert tool["name"] == "Weather" and tool["input_schema"]["required"] == ["city", "temperature"]
+    assert body["tool_choice"] == {"type": "tool", "name": "Weather"}
+    assert [c.text for c in chunks if c.type is ChunkType.TEXT] == PIECES
+    assert completion.tool_calls == []
+    assert (completion.finish_reason, completion.raw_finish_reason) == (FinishReason.STOP, "tool_use")
+    assert completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def test_anthropic_tool_calls_stay_tool_calls_without_output_type(loopback: LoopbackServer, mode: str) -> None:
+    events = anthropic_text_events([], tool_uses=[{"name": "Weather", "input_pieces": PIECES}])
+    loopback.enqueue(Scripted(chunks=anthropic_stream(events)))
+    completion = complete(anthropic_client(loopback), "Weather in Paris?", mode)
+    assert [call.name for call in completion.tool_calls] == ["Weather"]
+    assert completion.text == ""
+
+
+def test_anthropic_thinking_with_output_type_is_a_configuration_error(loopback: LoopbackServer, mode: str) -> None:
+    with pytest.raises(ConfigurationError, match="thinking"):
+        complete(
+            anthropic_client(loopback), "Weather?", mode, output_type=Weather,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+        )
+    assert loopback.requests == []
+
+
+def test_partials_grow_monotonically_and_on_partial_sees_them(loopback: LoopbackServer, mode: str) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES))))
+    seen: list[Any] = []
+    options = StreamingOptions(on_partial=seen.append)
+    completion = complete(openai_client(loopback), "Weather?", mode, output_type=Weather, options=options)
+    assert len(seen) == len(PIECES)
+    dumps = [obj.model_dump(exclude_unset=True) if obj is not None else {} for obj in seen]
+    for before, after in itertools.pairwise(dumps):
+        assert set(before) <= set(after)
+        for key, value in before.items():
+            if isinstance(value, str):
+                assert str(after[key]).startswith(value)
+            else:
+                assert after[key] == value
+    assert dumps[-1] == {"city": "Paris", "temperature": 18.5}
+    assert completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def test_stream_partial_output_while_iterating(loopback: LoopbackServer) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES))))
+    cities: list[Any] = []
+    with openai_client(loopback).stream("Weather?", output_type=Weather) as stream:
+        assert stream.partial_output is None
+        for chunk in stream:
+            if chunk.type is ChunkType.TEXT:
+                cities.append(getattr(stream.partial_output, "city", None))
+    assert cities[-1] == "Paris"
+    assert "Pa" in cities  # the string field shows while it streams
+    assert stream.completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def test_async_stream_partial_output(loopback: LoopbackServer) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(PIECES))))
+
+    async def run() -> list[Any]:
+        out: list[Any] = []
+        async with openai_client(loopback).astream("Weather?", output_type=Weather) as stream:
+            async for chunk in stream:
+                if chunk.type is ChunkType.TEXT:
+                    out.append(stream.partial_output)
+        return out
+
+    partials = asyncio.run(run())
+    assert partials[-1] == Weather(city="Paris", temperature=18.5)
+
+
+def test_partial_output_is_none_without_output_type(loopback: LoopbackServer) -> None:
+    loopback.enqueue(Scripted(chunks=openai_stream(openai_text_chunks(['{"a": 1}']))))
+    with openai_client(loopback).stream("Hi") as stream:
+        list(stream)
+        assert stream.partial_output is None
