@@ -74,6 +74,7 @@ class PublicCalls(Generic[SyncT, AsyncT]):
         self,
         conversation: ConversationLike,
         *,
+        output_type: Any = None,
         tools: Iterable[Tool] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
@@ -85,14 +86,19 @@ class PublicCalls(Generic[SyncT, AsyncT]):
         **extra: Any,
     ) -> SyncT:
         """Open a stream; iterate it in a ``with`` block. Extra keywords go to the vendor request
-        (resilience knobs such as ``idle_timeout=`` override the client's for this call)."""
+        (resilience knobs such as ``idle_timeout=`` override the client's for this call).
+        ``output_type=`` (a pydantic model, dataclass, TypedDict or JSON-schema dict) asks for
+        structured output: ``completion.output`` is the validated object."""
         resolved = resolve_options(options, on_start, on_chunk, on_error, on_complete)
+        if output_type is not None:
+            extra["output_type"] = output_type
         return self._sync_stream(conversation, tools, max_tokens, temperature, resolved, extra)
 
     def astream(
         self,
         conversation: ConversationLike,
         *,
+        output_type: Any = None,
         tools: Iterable[Tool] | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
@@ -105,6 +111,8 @@ class PublicCalls(Generic[SyncT, AsyncT]):
     ) -> AsyncT:
         """The async twin of :meth:`stream`: ``async with client.astream(conv) as stream``."""
         resolved = resolve_options(options, on_start, on_chunk, on_error, on_complete)
+        if output_type is not None:
+            extra["output_type"] = output_type
         return self._async_stream(conversation, tools, max_tokens, temperature, resolved, extra)
 
     def stream_complete(

@@ -22,6 +22,7 @@ from ._meta import install_hint
 from ._models import resolve_model
 from ._observe import CacheAdapter, Watch, plan_cache, watch_for
 from ._options import StreamingOptions
+from ._output import output_spec
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
@@ -209,6 +210,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         cache_mode = extra.pop("cache_mode", self.cache_mode)
         if cache_mode not in _CACHE_MODES:
             raise ConfigurationError(f"cache_mode must be one of {_CACHE_MODES}, got {cache_mode!r}")
+        output_type = extra.pop("output_type", None)
         return Request(
             cache=extra.pop("cache", self.cache),
             cache_mode=cache_mode,
@@ -220,6 +222,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             temperature=temperature,
             extra=extra,
             settings=settings,
+            output=None if output_type is None else output_spec(output_type),
         )
 
     def _sync_stream(

@@ -75,7 +75,9 @@ def plan_cache(client: Any, request: Request) -> CachePlan | None:
         return None
     key = cache_key(
         provider=client.provider, model=request.model, base_url=client.base_url, conversation=request.conversation,
-        tools=request.tools, max_tokens=request.max_tokens, temperature=request.temperature, extra=request.extra,
+        tools=request.tools, max_tokens=request.max_tokens, temperature=request.temperature,
+        # the output type is part of the request: a prose answer never stands for a structured one
+        extra={**request.extra, "output_schema": None if request.output is None else request.output.schema},
     )
     mode = request.cache_mode
     entry = lookup(cache, key) if mode != "refresh" else None

@@ -42,6 +42,8 @@ class StreamingOptions:
     - ``on_retry(error, delay, attempt)``: before each retry's wait: the ``LLMStreamError`` that
       caused it, the seconds about to be slept (``Retry-After`` honoured) and the retry's number
       (1 for the first retry).
+    - ``on_partial(obj)``: with ``output_type=``, the object so far (``stream.partial_output``)
+      after each TEXT chunk.
     - ``processors``: see :class:`llmstream.Processor`; the accumulator and callbacks see their output.
 
     In async streams each may be a plain function or a coroutine function.
@@ -52,6 +54,7 @@ class StreamingOptions:
     on_error: Callback | None = None
     on_complete: Callback | None = None
     on_retry: Callback | None = None
+    on_partial: Callback | None = None
     processors: Sequence[ProcessorLike] = attrs.field(default=(), converter=_processor_tuple)
 
     def merge(
@@ -69,6 +72,7 @@ class StreamingOptions:
             on_error=on_error or self.on_error,
             on_complete=on_complete or self.on_complete,
             on_retry=self.on_retry,
+            on_partial=self.on_partial,
             processors=self.processors,
         )
 

@@ -18,7 +18,7 @@ import attrs
 
 from ._errors import ConfigurationError, OutputValidationError
 
-__all__ = ["OutputSpec", "output_spec", "parse_schema_dsl", "strict_schema"]
+__all__ = ["OutputSpec", "output_spec", "parse_schema_dsl", "response_format", "responses_format", "strict_schema"]
 
 _TRAILING_NUMBER = re.compile(r"[-+0-9.eE]+$")
 
@@ -77,6 +77,20 @@ class OutputSpec:
             fields = getattr(model, "model_fields", {})
             return model.model_construct(**{k: v for k, v in data.items() if k in fields})
         return data
+
+
+def response_format(spec: OutputSpec) -> dict[str, Any]:
+    """OpenAI chat (and OpenRouter / compatible servers): ``response_format`` of type ``json_schema``."""
+    json_schema: dict[str, Any] = {"name": spec.name, "schema": spec.schema}
+    if spec.strict:
+        json_schema.update(schema=strict_schema(spec.schema), strict=True)
+    return {"type": "json_schema", "json_schema": json_schema}
+
+
+def responses_format(spec: OutputSpec) -> dict[str, Any]:
+    """OpenAI Responses: ``text={"format": ...}`` of type ``json_schema``."""
+    fmt: dict[str, Any] = {"type": "json_schema", **response_format(spec)["json_schema"]}
+    return {"format": fmt}
 
 
 def _in_string(text: str) -> bool:

@@ -9,6 +9,7 @@ import attrs
 
 from ._conversation import Conversation
 from ._errors import ConfigurationError
+from ._output import OutputSpec
 from ._types import Tool
 
 __all__ = ["SETTING_NAMES", "Request", "Settings"]
@@ -62,3 +63,4 @@ class Request:
     cache_mode: str = "read_write"
     #: ``False`` turns OpenTelemetry off for this stream; a ``telemetry.Telemetry`` picks providers.
     telemetry: Any = True
+    output: OutputSpec | None = None  # structured output asked for with ``output_type=``

@@ -14,8 +14,9 @@ import attrs
 
 from ._accumulator import StreamingAccumulator
 from ._adapter import Translator
-from ._errors import CallbackError, ContentLimitError, LLMStreamError, StreamTimeoutError
+from ._errors import CallbackError, ContentLimitError, LLMStreamError, OutputValidationError, StreamTimeoutError
 from ._options import ProcessorLike, StreamingOptions
+from ._output import OutputSpec
 from ._retry import backoff_delay, is_retryable
 from ._settings import Settings
 from ._types import ChunkType, Completion, FinishReason, StreamedChunk
@@ -49,6 +50,8 @@ class StreamState:
         "expired",
         "held",
         "max_chars",
+        "output",
+        "output_value",
         "pace",
         "processors",
         "provider",
@@ -57,8 +60,13 @@ class StreamState:
         "watch",
     )
 
-    def __init__(self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = ()):
+    def __init__(
+        self, provider: str, settings: Settings, processors: Sequence[ProcessorLike] = (),
+        output: OutputSpec | None = None,
+    ):
         self.provider = provider
+        self.output = output  # structured output asked for: validated once the stream ended
+        self.output_value: Any = None
         self.settings = settings
         self.result: Completion | None = None  # the final completion, once the stream ended
         self.watch: Watch | None = None  # telemetry span / cache store: told of retries and the end
@@ -159,6 +167,24 @@ class StreamState:
         self.held = []
         return tuple(due)
 
+    def check_output(self) -> None:
+        """Structured output: validate the whole text (a refusal has none); raise if invalid or cut."""
+        if self.output is None:
+            return
+        completion = self.acc.completion()
+        if completion.refusal:
+            return
+        if completion.finish_reason is FinishReason.LENGTH:
+            raise OutputValidationError(
+                "structured output was cut off (finish reason length)", raw=completion.text,
+                errors=["truncated: the output hit the token limit"], provider=self.provider,
+            )
+        try:
+            self.output_value = self.output.validate(completion.text)
+        except OutputValidationError as error:
+            error.provider = self.provider
+            raise
+
     def retry_allowed(self, error: LLMStreamError) -> bool:
         """Retry only before anything reached the caller, within max_retries, and not past the deadline."""
         return (
@@ -205,7 +231,8 @@ class StreamState:
     def busy(self, options: StreamingOptions) -> bool:
         """Whether chunks need delivering one by one (a callback or pacing); iterator use skips it."""
         return (
-            options.on_start is not None or options.on_chunk is not None or bool(self.pace) or self.watch is not None
+            options.on_start is not None or options.on_chunk is not None or options.on_partial is not None
+            or bool(self.pace) or self.watch is not None
         )
 
     def done(self) -> Completion | None:
@@ -214,6 +241,8 @@ class StreamState:
             self.result = self.finish_cancelled()
             return None
         result = self.acc.completion()
+        if self.output_value is not None:
+            result = attrs.evolve(result, output=self.output_value)
         if self.cached:
             result = attrs.evolve(result, cached=True)
         self.result = result

@@ -41,7 +41,7 @@ class _ShellBase:
         self._adapter = adapter
         self._request = request
         self._options = options
-        self._state = StreamState(adapter.provider, request.settings, options.processors)
+        self._state = StreamState(adapter.provider, request.settings, options.processors, request.output)
         self._state.cached = bool(getattr(adapter, "cached", False))
         if watch is not None:
             self._state.watch = watch
@@ -55,6 +55,12 @@ class _ShellBase:
         """The final completion once the stream ended; before that, the partial so far."""
         result = self._state.result
         return result if result is not None else self._state.acc.completion()
+
+    @property
+    def partial_output(self) -> Any:
+        """With ``output_type=``: the object so far, leniently parsed (never raises); else None."""
+        spec = self._request.output
+        return None if spec is None else spec.partial(self._state.acc.text)
 
     @property
     def accumulator(self) -> StreamingAccumulator:
@@ -170,6 +176,7 @@ class Stream(_ShellBase):
                 for item in state.finish(translator):
                     self._deliver(item)
                     yield item
+                state.check_output()
                 self._close_native()
                 break
             except GeneratorExit:
@@ -207,6 +214,8 @@ class Stream(_ShellBase):
             self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
             self._notify(options.on_chunk, "on_chunk", item)
+        if options.on_partial is not None and item.type is _TEXT:
+            self._notify(options.on_partial, "on_partial", self.partial_output)
 
     def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:
@@ -291,6 +300,7 @@ class AsyncStream(_ShellBase):
                 for item in state.finish(translator):
                     await self._deliver(item)
                     yield item
+                state.check_output()
                 await self._close_native()
                 break
             except GeneratorExit:
@@ -328,6 +338,8 @@ class AsyncStream(_ShellBase):
             await self._notify(options.on_start, "on_start", item)
         if options.on_chunk is not None:
             await self._notify(options.on_chunk, "on_chunk", item)
+        if options.on_partial is not None and item.type is _TEXT:
+            await self._notify(options.on_partial, "on_partial", self.partial_output)
 
     async def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:

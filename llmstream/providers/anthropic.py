@@ -13,6 +13,7 @@ from typing import Any
 
 from .._client import BaseClient, import_sdk
 from .._errors import (
+    ConfigurationError,
     InBandError,
     LLMStreamError,
     MalformedStreamError,
@@ -66,9 +67,12 @@ class AnthropicTranslator:
     that came with its start block.
     """
 
-    __slots__ = ("_parts", "_pending_signature", "_prompt")
+    __slots__ = ("_output_blocks", "_output_tool", "_parts", "_pending_signature", "_prompt")
 
-    def __init__(self) -> None:
+    def __init__(self, output_tool: str | None = None) -> None:
+        # Structured output through a forced tool: that tool's input deltas are the answer's TEXT.
+        self._output_tool = output_tool
+        self._output_blocks: set[int] = set()
         self._parts = Parts()
         self._prompt: tuple[int, int, int] = (0, 0, 0)  # input, cache read, cache creation
         self._pending_signature: dict[int, str] = {}
@@ -120,6 +124,10 @@ class AnthropicTranslator:
         if block_kind == "redacted_thinking":
             data = getattr(block, "data", None) or ""
             return (StreamedChunk(_REASONING, "", redacted_data=data, raw=event),)
+        if block_kind == "tool_use" and self._output_tool is not None and block.name == self._output_tool:
+            self._output_blocks.add(index)
+            given = getattr(block, "input", None)
+            return (StreamedChunk(_TEXT, json.dumps(given), raw=event),) if given else _NO_CHUNKS
         if block_kind == "tool_use":
             initial = _initial_arguments(getattr(block, "input", None))
             _, chunk = self._parts.open_call(index, block.id, block.name, event, initial=initial)
@@ -128,6 +136,9 @@ class AnthropicTranslator:
         return _NO_CHUNKS
 
     def _delta(self, event: Any, delta: Any, delta_kind: str | None) -> tuple[StreamedChunk, ...]:
+        if delta_kind == "input_json_delta" and event.index in self._output_blocks:
+            fragment = delta.partial_json
+            return (StreamedChunk(_TEXT, fragment, raw=event),) if fragment else _NO_CHUNKS
         if delta_kind == "input_json_delta":
             call = self._parts.call(event.index)
             fragment = delta.partial_json
@@ -190,7 +201,10 @@ class AnthropicTranslator:
         delta = event.delta
         reason = delta.stop_reason if delta is not None else None
         if reason:
-            stop = self._parts.stop(FINISH_REASONS.get(reason, FinishReason.OTHER), reason, event)
+            finish = FINISH_REASONS.get(reason, FinishReason.OTHER)
+            if reason == "tool_use" and self._output_blocks:  # the forced output tool: a complete object
+                finish = FinishReason.STOP
+            stop = self._parts.stop(finish, reason, event)
             if stop is not None:
                 out.append(stop)
         return out
@@ -292,6 +306,17 @@ class AnthropicClient(BaseClient):
         if request.temperature is not None:
             params["temperature"] = request.temperature
         params.update(request.extra)  # thinking=, top_k=, metadata=… pass through as given
+        output = request.output
+        if output is not None:
+            if params.get("thinking"):
+                raise ConfigurationError(
+                    "output_type= uses a forced tool on Anthropic, which extended thinking does not allow: "
+                    "drop thinking= or output_type="
+                )
+            tool = {"name": output.name, "description": f"Reply with the {output.name} object.",
+                    "input_schema": output.schema}
+            params["tools"] = [*params.get("tools", ()), tool]
+            params["tool_choice"] = {"type": "tool", "name": output.name}
         return params
 
     def _open(self, request: Request) -> Any:
@@ -304,7 +329,7 @@ class AnthropicClient(BaseClient):
         return AsyncNative(stream, stream.close, response=stream.response)
 
     def _translator(self, request: Request) -> AnthropicTranslator:
-        return AnthropicTranslator()
+        return AnthropicTranslator(None if request.output is None else request.output.name)
 
     def _map_error(self, exc: BaseException) -> LLMStreamError | None:
         return map_anthropic_error(exc, self.provider)

@@ -367,6 +367,9 @@ class GeminiClient(BaseClient):
             config["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:
             config["temperature"] = request.temperature
+        if request.output is not None:
+            config["response_mime_type"] = "application/json"
+            config["response_json_schema"] = request.output.schema
         config.update(request.extra)  # e.g. thinking_config, safety_settings, tool_config
         try:
             config = into_gemini_extra_body(config, types.GenerateContentConfig)  # unknown fields: extra_body

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._client import BaseClient, import_sdk
 from .._errors import InBandError, LLMStreamError, StreamInterruptedError, StreamTimeoutError
+from .._output import response_format
 from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, http_timeout
@@ -95,6 +96,8 @@ class OpenAIClient(BaseClient):
             params[key] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
+        if request.output is not None:
+            params["response_format"] = response_format(request.output)
         params.update(request.extra)  # provider-specific extras pass through as given
         return into_extra_body(import_sdk("openai", "openai", self.provider).resources.chat.Completions.create, params)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._adapter import to_error
 from .._errors import StreamInterruptedError
+from .._output import responses_format
 from .._settings import Request
 from .._transport import AsyncNative, hard_cancel, http_timeout
 from .._types import StreamedChunk, text_chunk
@@ -319,6 +320,8 @@ class OpenAIResponsesClient(OpenAIClient):
             if _ENCRYPTED not in include:
                 include.append(_ENCRYPTED)
             params["include"] = include
+        if request.output is not None:
+            params["text"] = responses_format(request.output)
         params.update(extra)
         return params
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .._client import BaseClient
 from .._errors import LLMStreamError
+from .._output import response_format
 from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, http_timeout
@@ -84,6 +85,8 @@ class OpenRouterClient(BaseClient):
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.output is not None:
+            body["response_format"] = response_format(request.output)
         body.update(request.extra)
         return body
 
