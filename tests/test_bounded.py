@@ -1,0 +1,61 @@
+"""Bounds and normalization below the vendor SDKs' decoders (issue 22), against the loopback server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmstream import MalformedStreamError
+from tests.helpers import complete, failure
+from tests.loopback import (
+    LoopbackServer,
+    Scripted,
+    gemini_stream,
+    gemini_text_responses,
+    openai_stream,
+    openai_text_chunks,
+)
+from tests.test_resilience import PIECES, WIRES, Wire, client_for
+
+LIMIT = 64 * 1024
+BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic", "gemini")]
+
+
+@pytest.mark.parametrize("wire", BOUNDED, ids=[w.name for w in BOUNDED])
+def test_a_never_ending_line_is_malformed_with_the_partial(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    frames = wire.frames(PIECES)[: wire.prefix + 2]
+    endless = [b"data: " + b"x" * 16 * 1024] + [b"y" * 16 * 1024] * 8  # 144 KiB, no line end, then a stall
+    loopback.enqueue(Scripted(chunks=frames + endless, stall_after=len(frames) + len(endless)))
+    error, seen = failure(client_for(wire, loopback, max_event_bytes=LIMIT, idle_timeout=30), "hi", mode)
+    assert isinstance(error, MalformedStreamError), error
+    assert str(LIMIT) in str(error) or "max_event_bytes" in str(error)
+    assert error.partial is not None
+    assert error.partial.text == "".join(seen) == "Alpha beta "
+
+
+def test_a_leading_bom_loses_no_text_on_the_openai_sdk_path(loopback: LoopbackServer, mode: str) -> None:
+    frames = openai_stream(openai_text_chunks(PIECES))
+    loopback.enqueue(Scripted(chunks=[b"\xef\xbb", b"\xbf" + frames[0], *frames[1:]]))
+    wire = next(w for w in WIRES if w.name == "openai")
+    completion = complete(client_for(wire, loopback), "hi", mode)
+    assert completion.text == "".join(PIECES)
+
+
+def test_gemini_ignores_sse_comments_and_a_bom(loopback: LoopbackServer, mode: str) -> None:
+    frames = gemini_stream(gemini_text_responses(PIECES))
+    chunks: list[bytes] = [b"\xef\xbb\xbf: keep-alive\r\n\r\n", frames[0], b": ping\n\n", *frames[1:]]
+    loopback.enqueue(Scripted(chunks=chunks))
+    wire = next(w for w in WIRES if w.name == "gemini")
+    completion = complete(client_for(wire, loopback), "hi", mode)
+    assert completion.text == "".join(PIECES)
+
+
+def test_max_event_bytes_must_be_positive() -> None:
+    from llmstream._errors import ConfigurationError
+    from llmstream._settings import Settings
+
+    with pytest.raises(ConfigurationError):
+        Settings(max_event_bytes=0)
+    kw: dict[str, Any] = {}
+    assert Settings(**kw).max_event_bytes == 16 * 1024 * 1024
