@@ -81,7 +81,8 @@ class StreamState:
 
     def _processed(self, items: list[StreamedChunk], start: int = 0) -> list[StreamedChunk]:
         for processor in self.processors[start:]:
-            items = [out for item in items for out in processor.process(item)]
+            # None drops the chunk (the processor contract), as an empty iterable does.
+            items = [out for item in items for out in (processor.process(item) or ())]
         return items
 
     def _accept_processed(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
@@ -129,7 +130,7 @@ class StreamState:
         for index, processor in enumerate(self.processors):
             flush = getattr(processor, "flush", None)
             if flush is not None:
-                for item in self._processed(list(flush()), index + 1):
+                for item in self._processed(list(flush() or ()), index + 1):
                     due.extend(self._accept(item))
         due.extend(self.held)
         self.held = []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from llmstream import MalformedStreamError
+from llmstream import FinishReason, MalformedStreamError, StreamedChunk, StreamingOptions
 from tests.helpers import complete, failure
 from tests.loopback import (
     LoopbackServer,
@@ -59,3 +59,20 @@ def test_max_event_bytes_must_be_positive() -> None:
         Settings(max_event_bytes=0)
     kw: dict[str, Any] = {}
     assert Settings(**kw).max_event_bytes == 16 * 1024 * 1024
+
+
+class _DropBeta:
+    """A processor that returns None for the chunks it drops (the codomyrmex seed's contract)."""
+
+    def process(self, chunk: StreamedChunk) -> list[StreamedChunk] | None:
+        return None if chunk.text == "beta " else [chunk]
+
+
+def test_a_processor_returning_none_drops_the_chunk(loopback: LoopbackServer, mode: str) -> None:
+    wire = next(w for w in WIRES if w.name == "openai-sdk_models=False")
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES)))
+    seen: list[str] = []
+    options = StreamingOptions(processors=[_DropBeta()], on_chunk=lambda c: seen.append(c.text) if c.text else None)
+    completion = complete(client_for(wire, loopback), "hi", mode, options=options)
+    assert completion.text == "".join(seen) == "Alpha gamma delta."
+    assert completion.finish_reason == FinishReason.STOP
