@@ -25,6 +25,8 @@ _START = ChunkType.START
 _USAGE = ChunkType.USAGE
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
+_TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+_COUNTED = frozenset((_TEXT, _REASONING, ChunkType.REFUSAL, _TOOL_DELTA))
 
 
 class StreamState:
@@ -106,8 +108,10 @@ class StreamState:
             raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise StreamTimeoutError("total_timeout passed", provider=self.provider)
-        if self.max_chars is not None and (kind is _TEXT or kind is _REASONING):
-            self.chars += len(chunk.text)
+        if self.max_chars is not None and kind in _COUNTED:
+            # Every content kind counts: tool-call argument fragments and refusals grow memory too.
+            tool_call = chunk.tool_call
+            self.chars += len(tool_call.arguments) if kind is _TOOL_DELTA and tool_call is not None else len(chunk.text)
             if self.chars > self.max_chars:
                 raise ContentLimitError(
                     f"response exceeded max_content_chars={self.max_chars}", provider=self.provider

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from llmstream import FinishReason, MalformedStreamError, StreamedChunk, StreamingOptions
+from llmstream import ContentLimitError, FinishReason, MalformedStreamError, StreamedChunk, StreamingOptions
 from tests.helpers import complete, failure
 from tests.loopback import (
     LoopbackServer,
@@ -76,3 +76,24 @@ def test_a_processor_returning_none_drops_the_chunk(loopback: LoopbackServer, mo
     completion = complete(client_for(wire, loopback), "hi", mode, options=options)
     assert completion.text == "".join(seen) == "Alpha gamma delta."
     assert completion.finish_reason == FinishReason.STOP
+
+
+@pytest.mark.parametrize("kind", ["tool_arguments", "refusal"])
+def test_max_content_chars_counts_tool_arguments_and_refusals(
+    loopback: LoopbackServer, mode: str, kind: str
+) -> None:
+    wire = next(w for w in WIRES if w.name == "openai")
+    if kind == "tool_arguments":
+        pieces = ['{"q": "', *["x" * 400] * 10, '"}']
+        frames = openai_stream(openai_text_chunks([], tool_calls=[{"name": "search", "arguments_pieces": pieces}]))
+    else:
+        refusal = [openai_text_chunks([])[0]] + [
+            {**openai_text_chunks([])[0], "choices": [{"index": 0, "delta": {"refusal": "no " * 100},
+                                                       "logprobs": None, "finish_reason": None}]}
+            for _ in range(20)
+        ]
+        frames = openai_stream(refusal)
+    loopback.enqueue(Scripted(chunks=frames))
+    error, _ = failure(client_for(wire, loopback, max_content_chars=1000), "hi", mode)
+    assert isinstance(error, ContentLimitError), error
+    assert error.partial is not None
