@@ -182,4 +182,6 @@ def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | N
         return MalformedStreamError(f"undecodable JSON in stream at char {exc.pos}: {exc.msg}", provider=provider)
     if isinstance(exc, UnicodeDecodeError):
         return MalformedStreamError(f"stream is not valid UTF-8: {exc}", provider=provider)
+    if isinstance(exc, RecursionError):  # JSON nested deeper than the parser's recursion limit
+        return MalformedStreamError(f"stream JSON nested too deep to decode: {exc}", provider=provider)
     return None

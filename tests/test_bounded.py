@@ -97,3 +97,14 @@ def test_max_content_chars_counts_tool_arguments_and_refusals(
     error, _ = failure(client_for(wire, loopback, max_content_chars=1000), "hi", mode)
     assert isinstance(error, ContentLimitError), error
     assert error.partial is not None
+
+
+@pytest.mark.parametrize("wire", BOUNDED, ids=[w.name for w in BOUNDED])
+def test_json_nested_100000_deep_is_malformed(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
+    frames = wire.frames(PIECES)[: wire.prefix + 2]
+    event = b"event: content_block_delta\n" if wire.vendor == "anthropic" else b""  # it skips unnamed events
+    deep = event + b"data: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
+    loopback.enqueue(Scripted(chunks=[*frames, deep]))
+    error, seen = failure(client_for(wire, loopback), "hi", mode)
+    assert isinstance(error, MalformedStreamError), error
+    assert error.partial is not None and error.partial.text == "".join(seen) == "Alpha beta "
