@@ -108,3 +108,15 @@ def test_json_nested_100000_deep_is_malformed(wire: Wire, loopback: LoopbackServ
     error, seen = failure(client_for(wire, loopback), "hi", mode)
     assert isinstance(error, MalformedStreamError), error
     assert error.partial is not None and error.partial.text == "".join(seen) == "Alpha beta "
+
+
+def test_the_cli_stats_line_shows_time_to_first_token(loopback: LoopbackServer) -> None:
+    from llmstream.cli.render import format_stats
+
+    wire = next(w for w in WIRES if w.name == "anthropic")  # START arrives well before the first text
+    loopback.enqueue(Scripted(chunks=wire.frames(PIECES)))
+    completion = complete(client_for(wire, loopback), "hi", "sync")
+    ttft = completion.stats.time_to_first_token_ms
+    assert ttft is not None
+    assert f"first token {ttft / 1000:.2f} s" in format_stats(completion, None)
+    assert f"first token {ttft / 1000:.2f} s" in format_stats(completion, 99.0)  # the library's figure wins
