@@ -164,8 +164,9 @@ def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any
     import httpx2
 
     cls = httpx2.AsyncClient if asynchronous else httpx2.Client
-    transport = guarded_transport(settings, asynchronous=asynchronous)
-    return cls(transport=transport, timeout=http_timeout(settings), **kwargs)
+    if "transport" not in kwargs:  # the user's own transport wins
+        kwargs["transport"] = guarded_transport(settings, asynchronous=asynchronous)
+    return cls(timeout=http_timeout(settings), **kwargs)
 
 
 def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | None:
