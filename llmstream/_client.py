@@ -17,6 +17,7 @@ from ._adapter import Translator, to_error
 from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
 from ._errors import ConfigurationError, LLMStreamError, sanitize
+from ._guard import DEFAULT_MAX_EVENT_BYTES
 from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
@@ -63,6 +64,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         total_timeout: float | None = None,
         max_content_chars: int | None = None,
         retry_backoff: float = 0.5,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         cache: Any = None,
         cache_mode: str = "read_write",
         telemetry: Any = True,
@@ -86,6 +88,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             total_timeout=total_timeout,
             max_content_chars=max_content_chars,
             retry_backoff=retry_backoff,
+            max_event_bytes=max_event_bytes,
         )
         self._api_key = api_key if api_key is not None else self._key_from_env()
         self._secrets = _secrets.client_secrets(self._api_key, base_url)  # what no text may show

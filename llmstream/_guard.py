@@ -185,7 +185,7 @@ class _GuardedStream:
         await self._stream.aclose()
 
 
-def _wrap(response: Any, max_event_bytes: int, normalize_sse: bool) -> Any:
+def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool) -> Any:
     import httpx2
 
     if response.status_code != 200:
@@ -199,7 +199,7 @@ def _wrap(response: Any, max_event_bytes: int, normalize_sse: bool) -> Any:
         headers=response.headers,
         stream=_guarded_stream(response.stream, guard),
         extensions=response.extensions,
-        request=response.request,
+        request=request,  # a transport's response has none yet: the client sets it after
     )
 
 
@@ -212,7 +212,7 @@ class GuardTransport:
         self.normalize_sse = normalize_sse
 
     def handle_request(self, request: Any) -> Any:
-        return _wrap(self._inner.handle_request(request), self.max_event_bytes, self.normalize_sse)
+        return _wrap(self._inner.handle_request(request), request, self.max_event_bytes, self.normalize_sse)
 
     def close(self) -> None:
         self._inner.close()
@@ -235,7 +235,7 @@ class AsyncGuardTransport:
 
     async def handle_async_request(self, request: Any) -> Any:
         response = await self._inner.handle_async_request(request)
-        return _wrap(response, self.max_event_bytes, self.normalize_sse)
+        return _wrap(response, request, self.max_event_bytes, self.normalize_sse)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

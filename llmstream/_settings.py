@@ -27,12 +27,15 @@ class Settings:
     retry_backoff: float = 0.5
     retry_backoff_max: float = 8.0
     retry_after_cap: float = 30.0
+    max_event_bytes: int = 16 * 1024 * 1024  # one SSE line or event, on every path (_guard.DEFAULT_MAX_EVENT_BYTES)
 
     def __attrs_post_init__(self) -> None:
         for name in ("timeout", "idle_timeout", "total_timeout"):  # 0 would fail late, as a socket error
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be more than 0 seconds (None: no limit), got {value!r}")
+        if self.max_event_bytes <= 0:
+            raise ConfigurationError(f"max_event_bytes must be positive, got {self.max_event_bytes!r}")
 
     @property
     def read_timeout(self) -> float | None:

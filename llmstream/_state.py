@@ -31,6 +31,8 @@ _START = ChunkType.START
 _USAGE = ChunkType.USAGE
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
+_TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+_COUNTED = frozenset((_TEXT, _REASONING, ChunkType.REFUSAL, _TOOL_DELTA))
 
 
 class StreamState:
@@ -113,7 +115,8 @@ class StreamState:
 
     def _processed(self, items: list[StreamedChunk], start: int = 0) -> list[StreamedChunk]:
         for processor in self.processors[start:]:
-            items = [out for item in items for out in processor.process(item)]
+            # None drops the chunk (the processor contract), as an empty iterable does.
+            items = [out for item in items for out in (processor.process(item) or ())]
         return items
 
     def _accept_processed(self, chunk: StreamedChunk) -> tuple[StreamedChunk, ...]:
@@ -137,8 +140,10 @@ class StreamState:
             raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise StreamTimeoutError("total_timeout passed", provider=self.provider)
-        if self.max_chars is not None and (kind is _TEXT or kind is _REASONING):
-            self.chars += len(chunk.text)
+        if self.max_chars is not None and kind in _COUNTED:
+            # Every content kind counts: tool-call argument fragments and refusals grow memory too.
+            tool_call = chunk.tool_call
+            self.chars += len(tool_call.arguments) if kind is _TOOL_DELTA and tool_call is not None else len(chunk.text)
             if self.chars > self.max_chars:
                 raise ContentLimitError(
                     f"response exceeded max_content_chars={self.max_chars}", provider=self.provider
@@ -161,7 +166,7 @@ class StreamState:
         for index, processor in enumerate(self.processors):
             flush = getattr(processor, "flush", None)
             if flush is not None:
-                for item in self._processed(list(flush()), index + 1):
+                for item in self._processed(list(flush() or ()), index + 1):
                     due.extend(self._accept(item))
         due.extend(self.held)
         self.held = []

@@ -13,7 +13,8 @@ from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedErro
 from ._settings import Settings
 
 __all__ = [
-    "AsyncNative", "StreamClosing", "connection_closed", "hard_cancel", "http_timeout", "map_transport_error",
+    "AsyncNative", "StreamClosing", "connection_closed", "guarded_http_client", "guarded_transport", "hard_cancel",
+    "http_timeout", "map_transport_error",
     "read_to_end", "run_down", "shutdown_response",
 ]
 
@@ -143,6 +144,31 @@ def http_timeout(settings: Settings) -> Any:
     return httpx2.Timeout(connect=settings.timeout, read=read, write=read, pool=settings.timeout)
 
 
+def guarded_transport(settings: Settings, *, asynchronous: bool, normalize_sse: bool = False) -> Any:
+    """An httpx2 transport behind the byte guard (bounded lines/events, BOM dropped), pooled like the
+    openai/anthropic SDKs (1,000 connections, 100 kept alive)."""
+    import httpx2
+
+    from ._guard import AsyncGuardTransport, GuardTransport
+
+    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+    if asynchronous:
+        return AsyncGuardTransport(
+            httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
+        )
+    return GuardTransport(httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
+
+
+def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any) -> Any:
+    """An httpx2 client for a vendor SDK: the guarded transport, our timeouts."""
+    import httpx2
+
+    cls = httpx2.AsyncClient if asynchronous else httpx2.Client
+    if "transport" not in kwargs:  # the user's own transport wins
+        kwargs["transport"] = guarded_transport(settings, asynchronous=asynchronous)
+    return cls(timeout=http_timeout(settings), **kwargs)
+
+
 def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | None:
     """httpx2 transport failures and undecodable frames, common to every provider."""
     import httpx2
@@ -157,4 +183,6 @@ def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | N
         return MalformedStreamError(f"undecodable JSON in stream at char {exc.pos}: {exc.msg}", provider=provider)
     if isinstance(exc, UnicodeDecodeError):
         return MalformedStreamError(f"stream is not valid UTF-8: {exc}", provider=provider)
+    if isinstance(exc, RecursionError):  # JSON nested deeper than the parser's recursion limit
+        return MalformedStreamError(f"stream JSON nested too deep to decode: {exc}", provider=provider)
     return None

@@ -462,13 +462,16 @@ def test_with_aiohttp_installed_async_still_streams_over_httpx2(
 ) -> None:
     import httpx2
 
+    from llmstream._guard import AsyncGuardTransport
+
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: object() if name == "aiohttp" else real(name, *a)
     )
     client = make_client(loopback, total_timeout=30)
     transport = client.async_sdk._api_client._http_options.async_client_args["transport"]
-    assert isinstance(transport, httpx2.AsyncHTTPTransport)
+    assert isinstance(transport, AsyncGuardTransport) and transport.normalize_sse  # the byte guard, over httpx2
+    assert isinstance(transport._inner, httpx2.AsyncHTTPTransport)
     loopback.enqueue(*(stream_of(gemini_text_responses(["over ", "httpx2"])) for _ in range(2)))
     assert asyncio.run(client.astream_complete("hi")).text == "over httpx2"
     assert loopback.requests[-1].headers["x-server-timeout"] == "30"  # our hooks saw the request

@@ -133,6 +133,9 @@ def _usage_text(usage: Usage | None) -> str:
 def format_stats(completion: Completion, first_token_s: float | None) -> str:
     """``gpt-4o-mini · first token 0.42 s · 12 in, 87 out tokens · 54.1 tokens/s · 1.93 s``."""
     parts = [completion.model or completion.provider or "?"]
+    ttft_ms = completion.stats.time_to_first_token_ms  # the library's figure: first content chunk
+    if ttft_ms is not None:
+        first_token_s = ttft_ms / 1000
     if first_token_s is not None:
         parts.append(f"first token {first_token_s:.2f} s")
     parts.append(_usage_text(completion.usage))

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import MalformedStreamError
+from .._guard import DEFAULT_MAX_EVENT_BYTES
 from .._transport import read_to_end, shutdown_response
 from ..sse import SSEDecoder
 
@@ -26,8 +27,9 @@ class JSONEventParser:
 
     __slots__ = ("_decoder", "done", "events", "provider")
 
-    def __init__(self, provider: str) -> None:
-        self._decoder = SSEDecoder()
+    def __init__(self, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        # One knob: a line may be as long as an event (a base64 partial image is over 1 MiB).
+        self._decoder = SSEDecoder(max_line_bytes=max_event_bytes, max_event_bytes=max_event_bytes)
         self.provider = provider
         self.done = False
         self.events = 0
@@ -53,14 +55,15 @@ class JSONEventParser:
 class EventResponse:
     """A native stream: an open httpx2 response yielding decoded event dicts (``close``/``cancel`` as the SDKs')."""
 
-    __slots__ = ("provider", "response")
+    __slots__ = ("max_event_bytes", "provider", "response")
 
-    def __init__(self, response: Any, provider: str) -> None:
+    def __init__(self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.response = response
         self.provider = provider
+        self.max_event_bytes = max_event_bytes
 
     def __iter__(self) -> Iterator[Any]:
-        parser = JSONEventParser(self.provider)
+        parser = JSONEventParser(self.provider, self.max_event_bytes)
         chunks = self.response.iter_bytes()
         for data in chunks:
             yield from parser.feed(data)
@@ -69,7 +72,7 @@ class EventResponse:
                 return
 
     async def _aiter(self) -> AsyncIterator[Any]:
-        parser = JSONEventParser(self.provider)
+        parser = JSONEventParser(self.provider, self.max_event_bytes)
         chunks = self.response.aiter_bytes()
         async for data in chunks:
             for event in parser.feed(data):

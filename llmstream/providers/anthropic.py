@@ -22,7 +22,7 @@ from .._errors import (
 )
 from .._settings import Request
 from .._status import error_for_status
-from .._transport import AsyncNative, http_timeout
+from .._transport import AsyncNative, guarded_http_client, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._anthropic_wire import for_sdk, messages_payload, tools_payload
 from ._parts import Parts
@@ -286,8 +286,14 @@ class AnthropicClient(BaseClient):
             base_url=self.base_url,
             max_retries=0,  # one retry policy for every provider: ours
             timeout=http_timeout(self.settings),
+            **self._http_client_option(asynchronous),
             **self._sdk_options,
         )
+
+    def _http_client_option(self, asynchronous: bool) -> dict[str, Any]:
+        if "http_client" in self._sdk_options:
+            return {}  # the user's own client wins
+        return {"http_client": guarded_http_client(self.settings, asynchronous=asynchronous)}
 
     def _params(self, request: Request) -> dict[str, Any]:
         conversation = request.conversation

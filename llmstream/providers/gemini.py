@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
-import importlib.util
 import json
 import math
 import os
@@ -33,7 +32,7 @@ from .._errors import (
 )
 from .._settings import Request, Settings
 from .._status import error_for_status
-from .._transport import AsyncNative, StreamClosing, connection_closed, http_timeout
+from .._transport import AsyncNative, StreamClosing, connection_closed, guarded_transport, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
@@ -332,14 +331,15 @@ class GeminiClient(BaseClient):
         # One attempt: no SDK retries (nor its implicit aiohttp reconnect); our policy covers all providers.
         http["retry_options"] = genai.types.HttpRetryOptions(attempts=1)
         sync_hooks, async_hooks = _event_hooks(self.settings)
-        http["client_args"] = {**(http.get("client_args") or {}), "event_hooks": sync_hooks}
+        sync_args = {**(http.get("client_args") or {}), "event_hooks": sync_hooks}
+        if "transport" not in sync_args:  # bounded lines/events, BOM and SSE comments normalized, a 1,000 pool
+            sync_args["transport"] = guarded_transport(self.settings, asynchronous=False, normalize_sse=True)
+        http["client_args"] = sync_args
         async_args = {**(http.get("async_client_args") or {}), "event_hooks": async_hooks}
-        if "transport" not in async_args and importlib.util.find_spec("aiohttp") is not None:
-            # With aiohttp installed the SDK would stream async over it, past the hooks and the httpx2
-            # error mapping: an explicit httpx2 transport keeps one HTTP stack for sync and async.
-            import httpx2
-
-            async_args["transport"] = httpx2.AsyncHTTPTransport()
+        if "transport" not in async_args:
+            # Also keeps the SDK off aiohttp (past the hooks and the httpx2 error mapping): one HTTP
+            # stack for sync and async. The transport's pool belongs to one event loop.
+            async_args["transport"] = guarded_transport(self.settings, asynchronous=True, normalize_sse=True)
             self._loop_bound = True
         http["async_client_args"] = async_args
         http_options = genai.types.HttpOptions(**http)

@@ -10,7 +10,7 @@ from .._errors import InBandError, LLMStreamError, StreamInterruptedError, Strea
 from .._output import response_format
 from .._settings import Request
 from .._status import error_for_status
-from .._transport import AsyncNative, http_timeout
+from .._transport import AsyncNative, guarded_http_client, http_timeout
 from ._openai_events import EventResponse
 from ._openai_wire import OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
 from ._passthrough import into_extra_body
@@ -76,8 +76,14 @@ class OpenAIClient(BaseClient):
             base_url=self.base_url,
             max_retries=0,  # one retry policy for every provider: ours
             timeout=http_timeout(self.settings),
+            **self._http_client_option(asynchronous),
             **self._sdk_options,
         )
+
+    def _http_client_option(self, asynchronous: bool) -> dict[str, Any]:
+        if "http_client" in self._sdk_options:
+            return {}  # the user's own client wins
+        return {"http_client": guarded_http_client(self.settings, asynchronous=asynchronous)}
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -108,7 +114,7 @@ class OpenAIClient(BaseClient):
         # Entering sends the request and raises the SDK's error for a bad status; closing the
         # httpx2 response is all its context manager's exit would do.
         response = completions.with_streaming_response.create(**self._params(request)).__enter__().http_response
-        return EventResponse(response, self.provider)
+        return EventResponse(response, self.provider, request.settings.max_event_bytes)
 
     async def _aopen(self, request: Request) -> AsyncNative:
         completions = self.async_sdk.chat.completions
@@ -117,7 +123,8 @@ class OpenAIClient(BaseClient):
             return AsyncNative(stream, stream.close, response=stream.response)
         manager = completions.with_streaming_response.create(**self._params(request))
         response = (await manager.__aenter__()).http_response
-        return AsyncNative(EventResponse(response, self.provider), response.aclose, response=response)
+        events = EventResponse(response, self.provider, request.settings.max_event_bytes)
+        return AsyncNative(events, response.aclose, response=response)
 
     def _translator(self, request: Request) -> OpenAITranslator | OpenAIEventTranslator:
         return OpenAITranslator() if self.sdk_models else OpenAIEventTranslator(self.provider)

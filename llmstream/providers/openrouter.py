@@ -17,7 +17,7 @@ from .._errors import LLMStreamError
 from .._output import response_format
 from .._settings import Request
 from .._status import error_for_status
-from .._transport import AsyncNative, http_timeout
+from .._transport import AsyncNative, guarded_http_client, http_timeout
 from ._openai_events import EventResponse, JSONEventParser
 from ._openai_wire import OpenAIEventTranslator, messages_payload, tools_payload
 
@@ -54,10 +54,7 @@ class OpenRouterClient(BaseClient):
         self.title = title
 
     def _make_sdk(self, *, asynchronous: bool) -> Any:
-        import httpx2
-
-        cls = httpx2.AsyncClient if asynchronous else httpx2.Client
-        return cls(timeout=http_timeout(self.settings), **self._sdk_options)
+        return guarded_http_client(self.settings, asynchronous=asynchronous, **self._sdk_options)
 
     def _headers(self) -> dict[str, str]:
         headers = {
@@ -118,7 +115,7 @@ class OpenRouterClient(BaseClient):
             finally:
                 response.close()
             self._raise_for_status(response, body)
-        return EventResponse(response, self.provider)
+        return EventResponse(response, self.provider, request.settings.max_event_bytes)
 
     async def _aopen(self, request: Request) -> AsyncNative:
         http = self.async_sdk
@@ -129,7 +126,8 @@ class OpenRouterClient(BaseClient):
             finally:
                 await response.aclose()
             self._raise_for_status(response, body)
-        return AsyncNative(EventResponse(response, self.provider), response.aclose, response=response)
+        events = EventResponse(response, self.provider, request.settings.max_event_bytes)
+        return AsyncNative(events, response.aclose, response=response)
 
     def _translator(self, request: Request) -> OpenAIEventTranslator:
         return OpenAIEventTranslator(self.provider)
