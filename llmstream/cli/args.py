@@ -96,6 +96,8 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
     request.add_argument("--retries", type=non_negative_int, metavar="N",
                          help="retries before the first token (default 2)")
     request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS", help="longest gap between chunks")
+    request.add_argument("--project", help="Vertex AI project (-m vertex:…; default $GOOGLE_CLOUD_PROJECT)")
+    request.add_argument("--location", help="Vertex AI location (-m vertex:…; default $GOOGLE_CLOUD_LOCATION)")
     request.add_argument("--cache", action="store_true",
                          help="answer a repeated request from the response cache (beside the log; $LLMSTREAM_CACHE_DB)")
     output = parser.add_argument_group("output")

@@ -29,7 +29,10 @@ __all__ = [
 
 _CONTENT = frozenset({ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL, ChunkType.TOOL_CALL_START})
 #: CLI flag → client keyword; what a conversation saves and ``-c`` reuses (never the key).
-CLIENT_OPTIONS = {"base_url": "base_url", "retries": "max_retries", "idle_timeout": "idle_timeout"}
+CLIENT_OPTIONS = {
+    "base_url": "base_url", "retries": "max_retries", "idle_timeout": "idle_timeout",
+    "project": "project", "location": "location",  # Vertex AI (-m vertex:…)
+}
 
 
 @attrs.define
@@ -110,7 +113,9 @@ def model_spec(args: argparse.Namespace, history: History) -> str:
 
 def client_options(args: argparse.Namespace, history: History) -> dict[str, Any]:
     """The continued conversation's client options, with the ones given now on top."""
-    given = {kw: getattr(args, flag) for flag, kw in CLIENT_OPTIONS.items() if getattr(args, flag) is not None}
+    given = {
+        kw: getattr(args, flag) for flag, kw in CLIENT_OPTIONS.items() if getattr(args, flag, None) is not None
+    }
     return {**history.client_options, **given}
 
 
