@@ -38,6 +38,7 @@ from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
 from ._passthrough import into_gemini_extra_body
+from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls, map_auth_error, use_vertex, vertex_auth
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
@@ -67,11 +68,13 @@ class GeminiTranslator:
     as START, one DELTA and END, with a stable ``call_<n>_<name>`` id when Gemini gives none.
     """
 
-    __slots__ = ("_partial", "_parts")
+    __slots__ = ("_partial", "_parts", "_server", "_texts")
 
     def __init__(self) -> None:
         self._parts = Parts()
         self._partial = PartialCalls()  # Vertex: a call whose arguments arrive in pieces
+        self._server = GeminiServerTools()
+        self._texts: list[str] = []  # the answer so far: grounding offsets are bytes into it
 
     def translate(self, event: Any) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
@@ -87,8 +90,12 @@ class GeminiTranslator:
                 # The hot path: a plain answer-text part.
                 if text and not part.thought and part.thought_signature is None and not part.function_call:
                     out.append(text_chunk(text, event))
+                    self._texts.append(text)
                 else:
                     self._part(part, event, out)
+        grounding = candidate.grounding_metadata if candidate is not None else None
+        if grounding is not None:  # an empty {} on most chunks of a grounded answer, whole on the last
+            out += self._server.grounding(grounding, self._texts, event)
         usage = event.usage_metadata
         if usage is not None:
             out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
@@ -120,6 +127,12 @@ class GeminiTranslator:
             return
         if part.text:
             out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
+            if not part.thought:
+                self._texts.append(part.text)
+        elif part.executable_code is not None or part.code_execution_result is not None:
+            server_tool = self._server.part(part, raw)
+            if server_tool is not None:
+                out.append(server_tool)
         if signature is not None:
             # Kept as a reasoning block so that ``conversation.append(completion)`` sends it back.
             out.append(StreamedChunk(_REASONING, "", signature=signature, raw=raw))
