@@ -240,3 +240,38 @@ def _signed(part: dict[str, Any]) -> dict[str, Any]:
     if signature is None:
         return part
     return {**part, "thoughtSignature": base64.urlsafe_b64decode(signature.replace("+", "-").replace("/", "_"))}
+
+
+def test_the_cli_shows_server_tools_like_tool_calls_and_the_sources_after_the_answer(server: LoopbackServer) -> None:
+    import io
+
+    from llmstream.cli.render import JsonRenderer, TextRenderer
+
+    rec = RECORDINGS[WEB_SEARCH]
+    chunks, completion = replayed(rec, server, "sync")
+    out, err = io.StringIO(), io.StringIO()
+    renderer = TextRenderer(out, err)
+    for chunk in chunks:
+        renderer.chunk(chunk)
+    renderer.finish(completion)
+    lines = err.getvalue().splitlines()
+    searches = len(completion.server_tools)
+    assert lines[:searches] == [f"⌕ web_search({json.dumps(t.arguments['query'])})" for t in completion.server_tools]
+    assert lines[searches] == "Sources:" and len(lines) == searches + 1 + len(completion.citations)
+    first = completion.citations[0]
+    assert lines[searches + 1] == f"  [1] {first.title}  {first.url}"
+    assert out.getvalue() == completion.text + "\n"  # the answer itself is unchanged
+
+    ndjson = io.StringIO()
+    renderer_json = JsonRenderer(ndjson)
+    for chunk in chunks:
+        renderer_json.chunk(chunk)
+    renderer_json.finish(completion)
+    events = [json.loads(line) for line in ndjson.getvalue().splitlines()]
+    assert next(e["citation"]["url"] for e in events if e["type"] == "citation") == first.url
+    tool_events = [e["server_tool"] for e in events if e["type"] == "server_tool"]
+    assert tool_events[0] == {"id": completion.server_tools[0].id, "name": "web_search", "status": "started"}
+    assert "raw" not in json.dumps(tool_events)  # the vendor blocks (encrypted results) stay out
+    final = events[-1]
+    assert [c["url"] for c in final["citations"]] == [c.url for c in completion.citations]
+    assert final["server_tools"][0]["status"] == "completed"

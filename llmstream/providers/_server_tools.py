@@ -162,8 +162,8 @@ class GeminiServerTools:
         self._last_part: Any = None
         self._grounded = False
 
-    def part(self, part: Any, raw: Any) -> StreamedChunk | None:
-        """A code part's chunk; None for other parts. The event's ``raw`` holds the parts themselves
+    def part(self, part: Any, raw: Any) -> tuple[StreamedChunk, ...]:
+        """A code part's chunk; none for other parts. The event's ``raw`` holds the parts themselves
         (the code, then its result; thought signatures on them), to be sent back as they came."""
         code = field(part, "executable_code", "executableCode")
         if code is not None:
@@ -172,7 +172,7 @@ class GeminiServerTools:
             self._last_code, self._last_part = call_id, part
             arguments = {"language": _enum_name(field(code, "language")), "code": field(code, "code") or ""}
             event = ServerToolEvent(call_id, "code_execution", _STARTED, arguments=arguments, raw=(part,))
-            return _server_tool(event, raw)
+            return (_server_tool(event, raw),)
         result = field(part, "code_execution_result", "codeExecutionResult")
         if result is not None:
             call_id = field(result, "id") or self._last_code or f"code_execution_{self._code_runs}"
@@ -181,8 +181,9 @@ class GeminiServerTools:
             output = {"outcome": outcome, "output": field(result, "output") or ""}
             code_part, self._last_code, self._last_part = self._last_part, None, None
             sent_back = (part,) if code_part is None else (code_part, part)
-            return _server_tool(ServerToolEvent(call_id, "code_execution", status, output=output, raw=sent_back), raw)
-        return None
+            event = ServerToolEvent(call_id, "code_execution", status, output=output, raw=sent_back)
+            return (_server_tool(event, raw),)
+        return ()
 
     def grounding(self, metadata: Any, texts: list[str], raw: Any) -> list[StreamedChunk]:
         """Chunks for a candidate's grounding metadata (the first non-empty one of the response);

@@ -61,11 +61,8 @@ _TEXT, _REASONING = ChunkType.TEXT, ChunkType.REASONING
 class GeminiTranslator:
     """GenerateContentResponse (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
 
-    Only the first candidate is followed, as the SDK's own ``response.text`` does. Parts other than
-    text, thoughts and function calls (``executable_code``, ``code_execution_result``, inline data,
-    server-side ``tool_call``) are skipped, also like ``response.text``: they are neither answer
-    text nor calls for the client to run. Function calls arrive whole: the parts manager emits each
-    as START, one DELTA and END, with a stable ``call_<n>_<name>`` id when Gemini gives none.
+    Only the first candidate is followed (as ``response.text``); code parts and grounding are SERVER_TOOL
+    / CITATION chunks. Calls arrive whole: START, one DELTA, END (``call_<n>_<name>`` when Gemini gives no id).
     """
 
     __slots__ = ("_partial", "_parts", "_server", "_texts")
@@ -93,9 +90,8 @@ class GeminiTranslator:
                     self._texts.append(text)
                 else:
                     self._part(part, event, out)
-        grounding = candidate.grounding_metadata if candidate is not None else None
-        if grounding is not None:  # an empty {} on most chunks of a grounded answer, whole on the last
-            out += self._server.grounding(grounding, self._texts, event)
+        if candidate is not None and candidate.grounding_metadata is not None:  # {} until the last chunk
+            out += self._server.grounding(candidate.grounding_metadata, self._texts, event)
         usage = event.usage_metadata
         if usage is not None:
             out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
@@ -127,12 +123,8 @@ class GeminiTranslator:
             return
         if part.text:
             out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
-            if not part.thought:
-                self._texts.append(part.text)
-        elif part.executable_code is not None or part.code_execution_result is not None:
-            server_tool = self._server.part(part, raw)
-            if server_tool is not None:
-                out.append(server_tool)
+            self._texts += () if part.thought else (part.text,)
+        out += self._server.part(part, raw)  # code parts (with their signatures); nothing for others
         if signature is not None:
             # Kept as a reasoning block so that ``conversation.append(completion)`` sends it back.
             out.append(StreamedChunk(_REASONING, "", signature=signature, raw=raw))
