@@ -177,7 +177,11 @@ class StreamingAccumulator:
                 arguments=known.arguments if event.arguments is None else event.arguments,
                 output=known.output if event.output is None else event.output,
                 raw=known.raw if event.raw is None else event.raw,
+                text_offset=known.text_offset,
             )
+        elif event.text_offset is None:  # rare: one sum over the text pieces per call
+            text = self._text
+            event = attrs.evolve(event, text_offset=sum(map(len, text.folded)) + sum(map(len, text.open)))
         self._server_tools[event.id] = event
 
     def _add_citation(self, citation: Citation | None) -> None:

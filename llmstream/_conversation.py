@@ -11,7 +11,7 @@ import attrs
 from ._content import Part, Text, is_part, part_name
 from ._content_dicts import part_from_dict
 from ._errors import ConfigurationError
-from ._types import Completion, ProviderOutput, ReasoningBlock, ToolCall
+from ._types import Completion, ProviderOutput, ReasoningBlock, ServerToolEvent, ToolCall
 
 __all__ = ["Content", "Conversation", "Message", "Role"]
 
@@ -49,7 +49,9 @@ class Message:
 
     ``name`` on a tool message is the tool's name (Gemini needs it in ``function_response``);
     ``is_error`` marks a tool result that reports a failure (Anthropic ``is_error``);
-    ``provider_output`` keeps an assistant turn's output as the vendor sent it (see ``ProviderOutput``).
+    ``provider_output`` keeps an assistant turn's output as the vendor sent it (see ``ProviderOutput``);
+    ``server_tools`` are the vendor-side tool calls of an assistant turn, sent back to their vendor
+    (their ``raw`` blocks, at their ``text_offset``).
     """
 
     role: Role
@@ -60,6 +62,7 @@ class Message:
     reasoning_blocks: tuple[ReasoningBlock, ...] = ()
     is_error: bool = False
     provider_output: ProviderOutput | None = None
+    server_tools: tuple[ServerToolEvent, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if self.role not in _ROLES:
@@ -122,6 +125,7 @@ class Conversation:
                     tool_calls=tuple(item.tool_calls),
                     reasoning_blocks=tuple(item.reasoning_blocks),
                     provider_output=item.provider_output,
+                    server_tools=tuple(item.server_tools),
                 )
             )
         return self

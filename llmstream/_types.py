@@ -171,7 +171,10 @@ class ServerToolEvent:
 
     ``name`` is the vendor's tool name as sent (``web_search``, ``code_execution``, ``mcp:<server>.<tool>``);
     ``arguments`` and ``output`` are the vendor's JSON as plain Python values (the query or code; the
-    results or stdout). ``raw`` keeps what the vendor sent back, for the next turn.
+    results or stdout). ``raw`` keeps what the vendor sent back, for the next turn: a tuple of
+    the vendor's content blocks / parts to send back in order, or any other vendor value (not sent).
+    ``text_offset`` is where in the answer text the call happened (characters of text before its
+    first event), set by the accumulator; it puts ``raw`` back between the right pieces of text.
     """
 
     id: str
@@ -180,6 +183,7 @@ class ServerToolEvent:
     arguments: Any = None
     output: Any = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+    text_offset: int | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)

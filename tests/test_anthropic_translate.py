@@ -23,6 +23,7 @@ from llmstream import (  # noqa: E402
     AuthenticationError,
     BadRequestError,
     ChunkType,
+    Citation,
     Completion,
     Conversation,
     FinishReason,
@@ -244,14 +245,15 @@ def test_text_deltas_are_text_and_keep_the_raw_event() -> None:
     assert chunks[0].raw is raw
 
 
-def test_empty_text_delta_citations_and_text_block_stop_add_nothing() -> None:
+def test_empty_text_delta_and_text_block_stop_add_nothing_a_citation_is_a_citation() -> None:
     frames = [
         start(0, {"type": "text", "text": ""}),
         text(0, ""),
-        delta(0, {"type": "citations_delta", "citation": {"type": "char_location", "cited_text": "x"}}),
+        delta(0, {"type": "citations_delta", "citation": {"type": "char_location", "cited_text": "x",
+                                                          "document_index": 0, "document_title": "Doc"}}),
         stop(0),
     ]
-    assert run(frames) == []
+    assert run(frames) == [StreamedChunk(C.CITATION, citation=Citation(title="Doc", cited_text="x", source_id="0"))]
 
 
 def test_text_already_in_the_start_block_is_not_lost() -> None:

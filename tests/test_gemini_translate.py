@@ -259,7 +259,7 @@ def test_a_blocked_prompt_stops_with_content_filter() -> None:
     assert (completion.text, completion.finish_reason) == ("", FinishReason.CONTENT_FILTER)
 
 
-def test_code_execution_parts_are_skipped_like_response_text() -> None:
+def test_code_execution_parts_are_server_tools_not_text() -> None:
     data = chunk(
         [
             {"text": "Computing. "},
@@ -270,10 +270,14 @@ def test_code_execution_parts_are_skipped_like_response_text() -> None:
         finish="STOP",
     )
     chunks = translate_all(data)
-    assert [c.type for c in chunks] == [C.START, C.TEXT, C.TEXT, C.STOP]
+    assert [c.type for c in chunks] == [C.START, C.TEXT, C.SERVER_TOOL, C.SERVER_TOOL, C.TEXT, C.STOP]
     completion = StreamingAccumulator().add_all(chunks).completion()
     assert completion.text == parse(data).text == "Computing. The answer is 42."
     assert completion.tool_calls == []
+    [run] = completion.server_tools
+    assert (run.name, run.status, run.arguments, run.output, run.text_offset) == (
+        "code_execution", "completed", {"language": "PYTHON", "code": "print(6 * 7)"},
+        {"outcome": "OUTCOME_OK", "output": "42\n"}, len("Computing. "))
     assert completion.finish_reason is FinishReason.STOP
 
 

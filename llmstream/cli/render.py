@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import attrs
 
 from .._errors import LLMStreamError
-from .._types import ChunkType, Completion, StreamedChunk, ToolCall, ToolCallDelta, Usage
+from .._types import ChunkType, Citation, Completion, ServerToolEvent, StreamedChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = [
     "JsonRenderer",
@@ -26,6 +26,8 @@ __all__ = [
     "chunk_json",
     "completion_json",
     "error_json",
+    "format_server_tool",
+    "format_sources",
     "format_stats",
     "format_tool_call",
     "isatty",
@@ -121,6 +123,26 @@ def format_tool_call(call: ToolCall | ToolCallDelta, style: Style, limit: int = 
     return f"{style.cyan('→')} {style.bold(call.name or '?')}({arguments}){ident}"
 
 
+def format_server_tool(event: ServerToolEvent, style: Style, limit: int = 500) -> str:
+    """``⌕ web_search("weather in Paris")``: a vendor-side tool, its one argument shown bare."""
+    arguments = event.arguments
+    if isinstance(arguments, dict) and len(arguments) == 1:
+        arguments = next(iter(arguments.values()))
+    shown = json.dumps(arguments, ensure_ascii=False, default=str)
+    if len(shown) > limit:
+        shown = shown[:limit] + "…"
+    failed = f"  {style.red('failed')}" if event.status == "failed" else ""
+    return f"{style.cyan('⌕')} {style.bold(event.name)}({shown}){failed}"
+
+
+def format_sources(citations: list[Citation], style: Style) -> str:
+    """The numbered list of sources after an answer (``[1] Title  https://…``)."""
+    lines = [style.dim("Sources:")]
+    for number, cited in enumerate(citations, 1):
+        lines.append(f"  [{number}] {cited.title or cited.cited_text or ''}  {style.dim(cited.url or '')}".rstrip())
+    return "\n".join(lines)
+
+
 def _usage_text(usage: Usage | None) -> str:
     if usage is None:
         return "usage not reported"
@@ -169,6 +191,10 @@ def chunk_json(chunk: StreamedChunk) -> dict[str, Any]:
             out["signature"] = chunk.signature
     elif chunk.tool_call is not None:
         out["tool_call"] = _compact(attrs.asdict(chunk.tool_call))
+    elif chunk.server_tool is not None:
+        out["server_tool"] = _compact(attrs.asdict(chunk.server_tool, filter=lambda a, _: a.name != "raw"))
+    elif chunk.citation is not None:
+        out["citation"] = _compact(attrs.asdict(chunk.citation))
     elif kind is ChunkType.USAGE:
         out["usage"] = _usage_json(chunk.usage)
     elif kind is ChunkType.STOP:
@@ -198,6 +224,9 @@ def completion_json(completion: Completion, **extra: Any) -> dict[str, Any]:
         "reasoning": completion.reasoning,
         "refusal": completion.refusal,
         "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in completion.tool_calls],
+        "server_tools": [chunk_json(StreamedChunk(ChunkType.SERVER_TOOL, server_tool=t))["server_tool"]
+                         for t in completion.server_tools],
+        "citations": [_compact(attrs.asdict(c)) for c in completion.citations],
         "usage": _usage_json(completion.usage),
         "finish_reason": completion.finish_reason.value if completion.finish_reason else None,
         "raw_finish_reason": completion.raw_finish_reason,
@@ -249,6 +278,7 @@ class TextRenderer(Renderer):
         self._text_open = False  # stdout holds text not yet ended by a newline
         self._reasoning_open = False  # stderr holds reasoning not yet ended by a newline
         self._in_reasoning = False  # between the first reasoning chunk and the next text or tool call
+        self._server_shown: set[str] = set()  # server tools already shown (once, when the input is known)
 
     def _quiet_spinner(self) -> None:
         if self.spinner is not None:
@@ -285,6 +315,14 @@ class TextRenderer(Renderer):
         elif kind is _TOOL_END and chunk.tool_call is not None:
             self._quiet_spinner()
             self._tool_line(format_tool_call(chunk.tool_call, self.style))
+        elif kind is ChunkType.SERVER_TOOL:
+            self._server_tool(chunk.server_tool)
+
+    def _server_tool(self, event: ServerToolEvent | None) -> None:
+        if event is not None and event.arguments is not None and event.id not in self._server_shown:
+            self._server_shown.add(event.id)
+            self._quiet_spinner()
+            self._tool_line(format_server_tool(event, self.style))
 
     def _end_reasoning(self) -> None:
         if self._in_reasoning and self.err is self.out:  # one stream (the demo): a blank line sets them apart
@@ -315,12 +353,17 @@ class TextRenderer(Renderer):
             if answer:
                 self.out.write(answer)
                 self._text_open = not answer.endswith("\n")
+            for event in completion.server_tools:
+                self._server_tool(event)
             for call in completion.tool_calls:
                 self._tool_line(format_tool_call(call, self.style))
         self._end_reasoning()
         if self._text_open:  # like echo: the answer ends with a newline
             self._text_open = False
             self.out.write("\n")
+        if completion.citations:
+            self.out.flush()
+            self.err.write(format_sources(completion.citations, self.style) + "\n")
         self.out.flush()
         self.err.flush()
 

@@ -13,6 +13,7 @@ from typing import Any
 from .._conversation import Conversation, Message
 from .._types import Tool
 from ._content_shapes import Budget, anthropic_blocks
+from ._server_tools import sent_back
 
 __all__ = ["for_sdk", "messages_payload", "tools_payload"]
 
@@ -50,6 +51,12 @@ def _content(message: Message, budget: Budget | None) -> list[dict[str, Any]]:
             blocks.append({"type": "thinking", "thinking": reasoning.text, "signature": reasoning.signature})
     if budget is not None:
         blocks.extend(anthropic_blocks(message.parts, "assistant", budget))
+    elif message.server_tools:  # server_tool_use and *_tool_result blocks go back where they were
+        for piece in sent_back(message.text, message.server_tools):
+            if isinstance(piece, str):
+                blocks.append({"type": "text", "text": piece})
+            else:
+                blocks.extend(block for block in piece if isinstance(block, dict) and "type" in block)
     elif content:
         blocks.append({"type": "text", "text": content})
     for call in message.tool_calls:

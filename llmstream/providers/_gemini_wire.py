@@ -17,6 +17,7 @@ from .._conversation import Conversation, Message
 from .._errors import ConfigurationError
 from .._types import Tool
 from ._content_shapes import Budget, gemini_parts, gemini_response_parts
+from ._server_tools import sent_back
 
 __all__ = ["SYNTHETIC_ID", "contents_payload", "tools_payload"]
 
@@ -43,16 +44,43 @@ def _model_parts(message: Message, types: Any, budget: Budget | None) -> list[An
     text = message.content if budget is None else message.text
     # Gemini signs a text turn on a text part (an empty one when there is no text): it goes back
     # there. Thought summaries themselves are not sent back.
+    if message.server_tools and budget is None:
+        return _with_server_parts(message, types, signatures) + _call_parts(message, types)
     if text or signatures:
         signature = _signature_bytes(signatures[-1]) if signatures else None
         parts.append(types.Part(text=text, thought_signature=signature))
     if budget is not None:  # media a model turn carried (e.g. generated images)
         media = tuple(part for part in message.parts if not isinstance(part, Text))
         parts.extend(gemini_parts(media, types, budget))
+    return parts + _call_parts(message, types)
+
+
+def _call_parts(message: Message, types: Any) -> list[Any]:
+    parts = []
     for call in message.tool_calls:
         function_call = types.FunctionCall(name=call.name, args=call.args, id=_real_id(call.id, call.name))
         signature = _signature_bytes(call.signature)
         parts.append(types.Part(function_call=function_call, thought_signature=signature))
+    return parts
+
+
+def _with_server_parts(message: Message, types: Any, signatures: list[str]) -> list[Any]:
+    """Text and the code parts as they came (``executableCode`` / ``codeExecutionResult``, their
+    thought signatures on them); the turn's other signature goes on the last text part."""
+    pieces = sent_back(message.text, message.server_tools)
+    own = {base64.b64encode(part.thought_signature).decode() for piece in pieces if isinstance(piece, tuple)
+           for part in piece if isinstance(getattr(part, "thought_signature", None), bytes)}
+    rest = [signature for signature in signatures if signature not in own]
+    signature = _signature_bytes(rest[-1]) if rest else None
+    last_text = max((i for i, piece in enumerate(pieces) if isinstance(piece, str)), default=None)
+    parts: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            parts.append(types.Part(text=piece, thought_signature=signature if i == last_text else None))
+        else:
+            parts.extend(part for part in piece if isinstance(part, types.Part))
+    if last_text is None and signature is not None:
+        parts.append(types.Part(text="", thought_signature=signature))
     return parts
 
 

@@ -15,6 +15,7 @@ from .._conversation import Conversation
 from .._errors import InBandError
 from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage, text_chunk
 from ._parts import Parts
+from ._server_tools import citation_from_annotation
 
 __all__ = [
     "FINISH_REASONS",
@@ -59,6 +60,14 @@ def _content(content: str | None, refusal: str | None, raw: Any, out: list[Strea
         out.append(StreamedChunk(_TEXT, content, raw=raw))
     if refusal:  # refusals go to Completion.refusal, never to the text
         out.append(StreamedChunk(_REFUSAL, refusal, raw=raw))
+
+
+def _annotations(annotations: Any, raw: Any, out: list[StreamedChunk]) -> None:
+    """``url_citation`` annotations (OpenRouter's web plugin, search models) as CITATION chunks."""
+    for annotation in annotations if isinstance(annotations, list) else ():
+        citation = citation_from_annotation(annotation)
+        if citation is not None:
+            out.append(StreamedChunk(ChunkType.CITATION, citation=citation, raw=raw))
 
 
 def _finish(parts: Parts, reason: str, raw: Any, out: list[StreamedChunk]) -> None:
@@ -108,6 +117,8 @@ class OpenAITranslator(_ChatTranslator):
                     if isinstance(reasoning, str) and reasoning:
                         out.append(StreamedChunk(_REASONING, reasoning, raw=chunk))
                 _content(delta.content, delta.refusal, chunk, out)
+                if extra and extra.get("annotations"):
+                    _annotations(extra["annotations"], chunk, out)
                 for call in delta.tool_calls or ():
                     function = call.function
                     if function is None:
@@ -153,7 +164,10 @@ class OpenAIEventTranslator(_ChatTranslator):
                 and not delta.get("refusal")
             ):
                 content = delta.get("content")
-                return (text_chunk(content, chunk),) if content else ()
+                if content:
+                    return (text_chunk(content, chunk),)
+                if not delta.get("annotations"):
+                    return ()
         out: list[StreamedChunk] = []
         if not parts.started:
             out.append(parts.start(chunk.get("id"), chunk.get("model"), chunk))
@@ -164,6 +178,8 @@ class OpenAIEventTranslator(_ChatTranslator):
             delta = choice.get("delta") or {}
             _reasoning(delta, chunk, out)
             _content(delta.get("content"), delta.get("refusal"), chunk, out)
+            if delta.get("annotations"):
+                _annotations(delta["annotations"], chunk, out)
             for call in delta.get("tool_calls") or ():
                 function = call.get("function") or {}
                 parts.call_delta(

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._types import ChunkType, Citation, ServerToolEvent, ServerToolStatus, StreamedChunk
 
-__all__ = ["AnthropicServerTools", "GeminiServerTools", "citation_from_annotation", "field", "plain"]
+__all__ = ["AnthropicServerTools", "GeminiServerTools", "citation_from_annotation", "field", "plain", "sent_back"]
 
 _STARTED = ServerToolStatus.STARTED
 _IN_PROGRESS = ServerToolStatus.IN_PROGRESS
@@ -50,12 +50,13 @@ def _server_tool(event: ServerToolEvent, raw: Any) -> StreamedChunk:
 
 
 class _AnthropicBlock:
-    __slots__ = ("fragments", "id", "initial", "name")
+    __slots__ = ("block", "fragments", "id", "initial", "name")
 
-    def __init__(self, call_id: str, name: str, initial: Any) -> None:
+    def __init__(self, call_id: str, name: str, initial: Any, block: dict[str, Any]) -> None:
         self.id = call_id
         self.name = name
         self.initial = initial
+        self.block = block  # the start block as JSON, its ``input`` filled in at the stop
         self.fragments: list[str] = []
 
     def arguments(self) -> Any:
@@ -71,14 +72,17 @@ class AnthropicServerTools:
     """``server_tool_use`` / ``mcp_tool_use`` blocks, their ``*_tool_result`` blocks, ``citations_delta``.
 
     A use block is ``started`` at its start, ``in_progress`` (with its input) at its stop; its result
-    block is ``completed`` or ``failed`` (``is_error``, or an ``*_error`` content type).
+    block is ``completed`` or ``failed`` (``is_error``, or an ``*_error`` content type). The event's
+    ``raw`` is the tuple of content blocks to send back, as JSON: the use block (with its whole
+    input), then its result block (encrypted search results and ``encrypted_content`` included).
     """
 
-    __slots__ = ("_names", "_open")
+    __slots__ = ("_names", "_open", "_uses")
 
     def __init__(self) -> None:
         self._open: dict[int, _AnthropicBlock] = {}
         self._names: dict[str, str] = {}
+        self._uses: dict[str, dict[str, Any]] = {}
 
     def block_start(self, index: int, block: Any, raw: Any) -> tuple[StreamedChunk, ...] | None:
         """Chunks for a server block; None when the block is not one of these."""
@@ -88,15 +92,18 @@ class AnthropicServerTools:
             if kind == "mcp_tool_use":
                 name = f"mcp:{field(block, 'server_name') or ''}.{name}"
             call_id = field(block, "id") or f"server_tool_{index}"
-            self._open[index] = _AnthropicBlock(call_id, name, field(block, "input"))
+            self._open[index] = _AnthropicBlock(call_id, name, field(block, "input"), plain(block))
             self._names[call_id] = name
             return (_server_tool(ServerToolEvent(call_id, name, _STARTED), raw),)
         if kind.endswith("_tool_result"):
             call_id = field(block, "tool_use_id") or ""
-            content = plain(field(block, "content"))
+            result = plain(block)
+            content = result.get("content") if isinstance(result, dict) else None
             failed = bool(field(block, "is_error")) or _is_error_content(content)
             name = self._names.get(call_id) or kind.removesuffix("_tool_result")
-            event = ServerToolEvent(call_id, name, _FAILED if failed else _COMPLETED, output=content, raw=plain(block))
+            use = self._uses.pop(call_id, None)
+            sent_back = (result,) if use is None else (use, result)
+            event = ServerToolEvent(call_id, name, _FAILED if failed else _COMPLETED, output=content, raw=sent_back)
             return (_server_tool(event, raw),)
         return None
 
@@ -113,7 +120,10 @@ class AnthropicServerTools:
         block = self._open.pop(index, None)
         if block is None:
             return None
-        event = ServerToolEvent(block.id, block.name, _IN_PROGRESS, arguments=block.arguments())
+        arguments = block.arguments()
+        use = {**block.block, "input": arguments}
+        self._uses[block.id] = use
+        event = ServerToolEvent(block.id, block.name, _IN_PROGRESS, arguments=arguments, raw=(use,))
         return (_server_tool(event, raw),)
 
     @staticmethod
@@ -141,35 +151,43 @@ class GeminiServerTools:
     Code runs are ``code_execution`` events (started with the code, then completed or failed with
     the outcome). Google Search grounding is one ``web_search`` event per response with its
     ``webSearchQueries``, and one citation per grounding chunk, its offsets turned from UTF-8 bytes
-    into characters of the answer text (``text_so_far``).
+    into characters of the answer text so far.
     """
 
-    __slots__ = ("_code_runs", "_grounded", "_last_code")
+    __slots__ = ("_code_runs", "_grounded", "_last_code", "_last_part")
 
     def __init__(self) -> None:
         self._code_runs = 0
         self._last_code: str | None = None
+        self._last_part: Any = None
         self._grounded = False
 
-    def part(self, part: Any, raw: Any) -> StreamedChunk | None:
+    def part(self, part: Any, raw: Any) -> tuple[StreamedChunk, ...]:
+        """A code part's chunk; none for other parts. The event's ``raw`` holds the parts themselves
+        (the code, then its result; thought signatures on them), to be sent back as they came."""
         code = field(part, "executable_code", "executableCode")
         if code is not None:
             call_id = field(code, "id") or f"code_execution_{self._code_runs}"
             self._code_runs += 1
-            self._last_code = call_id
+            self._last_code, self._last_part = call_id, part
             arguments = {"language": _enum_name(field(code, "language")), "code": field(code, "code") or ""}
-            return _server_tool(ServerToolEvent(call_id, "code_execution", _STARTED, arguments=arguments), raw)
+            event = ServerToolEvent(call_id, "code_execution", _STARTED, arguments=arguments, raw=(part,))
+            return (_server_tool(event, raw),)
         result = field(part, "code_execution_result", "codeExecutionResult")
         if result is not None:
             call_id = field(result, "id") or self._last_code or f"code_execution_{self._code_runs}"
             outcome = _enum_name(field(result, "outcome"))
             status = _COMPLETED if outcome in (None, "OUTCOME_OK") else _FAILED
             output = {"outcome": outcome, "output": field(result, "output") or ""}
-            return _server_tool(ServerToolEvent(call_id, "code_execution", status, output=output), raw)
-        return None
+            code_part, self._last_code, self._last_part = self._last_part, None, None
+            sent_back = (part,) if code_part is None else (code_part, part)
+            event = ServerToolEvent(call_id, "code_execution", status, output=output, raw=sent_back)
+            return (_server_tool(event, raw),)
+        return ()
 
-    def grounding(self, metadata: Any, text_so_far: str, raw: Any) -> list[StreamedChunk]:
-        """Chunks for a candidate's grounding metadata (the first non-empty one of the response)."""
+    def grounding(self, metadata: Any, texts: list[str], raw: Any) -> list[StreamedChunk]:
+        """Chunks for a candidate's grounding metadata (the first non-empty one of the response);
+        ``texts`` are the answer's text pieces so far, joined only when there is something to place."""
         chunks = field(metadata, "grounding_chunks", "groundingChunks") or []
         queries = field(metadata, "web_search_queries", "webSearchQueries") or []
         if self._grounded or not (chunks or queries):
@@ -188,7 +206,7 @@ class GeminiServerTools:
             )
             out.append(_server_tool(event, raw))
         spans = _first_support_per_chunk(field(metadata, "grounding_supports", "groundingSupports") or [])
-        encoded = text_so_far.encode()
+        encoded = "".join(texts).encode()
         for position, source in enumerate(sources):
             segment = spans.get(position)
             start = end = cited = None
@@ -235,3 +253,22 @@ def citation_from_annotation(annotation: Any) -> Citation | None:
         start=start,
         end=end,
     )
+
+
+def sent_back(text: str, server_tools: Any) -> list[str | tuple[Any, ...]]:
+    """An assistant turn's text and its server tools' ``raw`` blocks, in the order they came: text
+    pieces (``str``, never empty) between the tuples of vendor blocks, split at ``text_offset``."""
+    out: list[str | tuple[Any, ...]] = []
+    position = 0
+    for tool in server_tools:
+        blocks = tool.raw
+        if not isinstance(blocks, tuple) or not blocks:
+            continue  # nothing to send back (Gemini's grounding metadata, another vendor's value)
+        offset = min(max(position, tool.text_offset or 0), len(text))
+        if offset > position:
+            out.append(text[position:offset])
+            position = offset
+        out.append(blocks)
+    if position < len(text):
+        out.append(text[position:])
+    return out

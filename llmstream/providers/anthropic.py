@@ -26,6 +26,7 @@ from .._transport import AsyncNative, guarded_http_client, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._anthropic_wire import for_sdk, messages_payload, tools_payload
 from ._parts import Parts
+from ._server_tools import AnthropicServerTools
 
 __all__ = ["AnthropicClient", "AnthropicTranslator", "map_anthropic_error", "messages_payload"]
 
@@ -67,13 +68,14 @@ class AnthropicTranslator:
     that came with its start block.
     """
 
-    __slots__ = ("_output_blocks", "_output_tool", "_parts", "_pending_signature", "_prompt")
+    __slots__ = ("_output_blocks", "_output_tool", "_parts", "_pending_signature", "_prompt", "_server")
 
     def __init__(self, output_tool: str | None = None) -> None:
         # Structured output through a forced tool: that tool's input deltas are the answer's TEXT.
         self._output_tool = output_tool
         self._output_blocks: set[int] = set()
         self._parts = Parts()
+        self._server: AnthropicServerTools | None = None  # made at the first server-tool block
         self._prompt: tuple[int, int, int] = (0, 0, 0)  # input, cache read, cache creation
         self._pending_signature: dict[int, str] = {}
 
@@ -132,8 +134,11 @@ class AnthropicTranslator:
             initial = _initial_arguments(getattr(block, "input", None))
             _, chunk = self._parts.open_call(index, block.id, block.name, event, initial=initial)
             return (chunk,)
-        # server_tool_use, web_search_tool_result, mcp_* …: run by Anthropic, not calls for the client.
-        return _NO_CHUNKS
+        # server_tool_use, web_search_tool_result, mcp_* …: run by Anthropic, never calls for the client.
+        server = self._server
+        if server is None:
+            server = self._server = AnthropicServerTools()
+        return server.block_start(index, block, event) or _NO_CHUNKS
 
     def _delta(self, event: Any, delta: Any, delta_kind: str | None) -> tuple[StreamedChunk, ...]:
         if delta_kind == "input_json_delta" and event.index in self._output_blocks:
@@ -143,6 +148,8 @@ class AnthropicTranslator:
             call = self._parts.call(event.index)
             fragment = delta.partial_json
             if call is None or call.closed or not fragment:  # a server tool's input, or an empty fragment
+                if call is None and self._server is not None:
+                    self._server.input_delta(event.index, fragment)
                 return _NO_CHUNKS
             return (self._parts.fragment(call, fragment, event),)
         if delta_kind == "thinking_delta":
@@ -154,7 +161,9 @@ class AnthropicTranslator:
                 return _NO_CHUNKS
             self._pending_signature.pop(event.index, None)  # the delta supersedes a start-block one
             return (StreamedChunk(_REASONING, "", signature=signature, raw=event),)
-        return _NO_CHUNKS  # citations_delta carries no text; unknown deltas are ignored
+        if delta_kind == "citations_delta":
+            return (AnthropicServerTools.citation(delta, event),)
+        return _NO_CHUNKS  # unknown deltas are ignored
 
     def _block_stop(self, event: Any) -> tuple[StreamedChunk, ...]:
         index = event.index
@@ -164,6 +173,8 @@ class AnthropicTranslator:
         signature = self._pending_signature.pop(index, None)
         if signature is not None:
             return (StreamedChunk(_REASONING, "", signature=signature, raw=event),)
+        if self._server is not None:
+            return self._server.block_stop(index, event) or _NO_CHUNKS
         return _NO_CHUNKS
 
     # -- message-level events ---------------------------------------------------------------------

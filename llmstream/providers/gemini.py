@@ -37,6 +37,7 @@ from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
 from ._passthrough import into_gemini_extra_body
+from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls, map_auth_error, use_vertex, vertex_auth
 
 __all__ = ["FINISH_REASONS", "GeminiClient", "GeminiTranslator", "contents_payload", "map_gemini_error"]
@@ -59,18 +60,17 @@ _TEXT, _REASONING = ChunkType.TEXT, ChunkType.REASONING
 class GeminiTranslator:
     """GenerateContentResponse (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
 
-    Only the first candidate is followed, as the SDK's own ``response.text`` does. Parts other than
-    text, thoughts and function calls (``executable_code``, ``code_execution_result``, inline data,
-    server-side ``tool_call``) are skipped, also like ``response.text``: they are neither answer
-    text nor calls for the client to run. Function calls arrive whole: the parts manager emits each
-    as START, one DELTA and END, with a stable ``call_<n>_<name>`` id when Gemini gives none.
+    Only the first candidate is followed (as ``response.text``); code parts and grounding are SERVER_TOOL
+    / CITATION chunks. Calls arrive whole: START, one DELTA, END (``call_<n>_<name>`` when Gemini gives no id).
     """
 
-    __slots__ = ("_partial", "_parts")
+    __slots__ = ("_partial", "_parts", "_server", "_texts")
 
     def __init__(self) -> None:
         self._parts = Parts()
         self._partial = PartialCalls()  # Vertex: a call whose arguments arrive in pieces
+        self._server = GeminiServerTools()
+        self._texts: list[str] = []  # the answer so far: grounding offsets are bytes into it
 
     def translate(self, event: Any) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
@@ -86,8 +86,11 @@ class GeminiTranslator:
                 # The hot path: a plain answer-text part.
                 if text and not part.thought and part.thought_signature is None and not part.function_call:
                     out.append(text_chunk(text, event))
+                    self._texts.append(text)
                 else:
                     self._part(part, event, out)
+        if candidate is not None and candidate.grounding_metadata is not None:  # {} until the last chunk
+            out += self._server.grounding(candidate.grounding_metadata, self._texts, event)
         usage = event.usage_metadata
         if usage is not None:
             out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
@@ -119,6 +122,8 @@ class GeminiTranslator:
             return
         if part.text:
             out.append(StreamedChunk(_REASONING if part.thought else _TEXT, part.text, raw=raw))
+            self._texts += () if part.thought else (part.text,)
+        out += self._server.part(part, raw)  # code parts (with their signatures); nothing for others
         if signature is not None:
             # Kept as a reasoning block so that ``conversation.append(completion)`` sends it back.
             out.append(StreamedChunk(_REASONING, "", signature=signature, raw=raw))
