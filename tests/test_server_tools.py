@@ -17,7 +17,7 @@ if not SHARED_CASSETTES.is_dir():
     pytest.skip(f"the shared cassette corpus is not at {SHARED_CASSETTES}", allow_module_level=True)
 
 from llmstream import ChunkType, Citation, Completion, Conversation, ServerToolEvent, ServerToolStatus
-from llmstream.providers._server_tools import sent_back
+from llmstream.providers._server_tools import GeminiServerTools, sent_back
 from tests.helpers import collect
 from tests.loopback import LoopbackServer
 from tests.oracles import Recording, corpus, llmstream_client, served, shared_ssl_context
@@ -109,16 +109,16 @@ def _gemini(rec: Recording) -> tuple[list[ServerToolEvent], list[Citation]]:
     citations = []
     if grounding is not None:
         metadata, encoded = grounding
-        sources = [chunk["web"] for chunk in metadata.get("groundingChunks", []) if "web" in chunk]
+        sources = [(i, chunk["web"]) for i, chunk in enumerate(metadata.get("groundingChunks", [])) if "web" in chunk]
         if metadata.get("webSearchQueries"):
-            output = [{"url": web.get("uri"), "title": web.get("title")} for web in sources]
+            output = [{"url": web.get("uri"), "title": web.get("title")} for _, web in sources]
             tools.append(ServerToolEvent("google_search", "web_search", COMPLETED,
                                          {"queries": metadata["webSearchQueries"]}, output))
         first: dict[int, Any] = {}
         for support in metadata.get("groundingSupports", []):
             for index in support.get("groundingChunkIndices", []):
                 first.setdefault(index, support["segment"])
-        for position, web in enumerate(sources):
+        for position, web in sources:
             segment = first.get(position)
             chars = (lambda n: len(encoded[:n].decode("utf-8", "ignore")))  # noqa: E731
             citations.append(Citation(
@@ -275,3 +275,31 @@ def test_the_cli_shows_server_tools_like_tool_calls_and_the_sources_after_the_an
     final = events[-1]
     assert [c["url"] for c in final["citations"]] == [c.url for c in completion.citations]
     assert final["server_tools"][0]["status"] == "completed"
+
+
+def test_gemini_grounding_offsets_are_characters_and_indices_count_every_chunk() -> None:
+    text = ["Zürich: 5 °C. ", "Bern: 4 °C."]
+    metadata = {
+        "webSearchQueries": ["weather zürich", "weather bern"],
+        "groundingChunks": [{"maps": {"uri": "maps://x"}}, {"web": {"uri": "https://a.example", "title": "A"}},
+                            {"retrievedContext": {"uri": "gs://b", "title": "B"}}],
+        "groundingSupports": [
+            {"segment": {"startIndex": 0, "endIndex": len(text[0].encode()) - 1, "text": text[0].strip()},
+             "groundingChunkIndices": [1]},
+            {"segment": {"startIndex": len(text[0].encode()), "endIndex": len("".join(text).encode()),
+                         "text": text[1]}, "groundingChunkIndices": [2, 1]},
+        ],
+    }
+    tools = GeminiServerTools()
+    chunks = tools.grounding(metadata, text, raw=None)
+    assert tools.grounding(metadata, text, raw=None) == []  # once per response
+    search = chunks[0].server_tool
+    assert search is not None and search.arguments == {"queries": ["weather zürich", "weather bern"]}
+    assert search.output == [{"url": "https://a.example", "title": "A"}, {"url": "gs://b", "title": "B"}]
+    citations = [chunk.citation for chunk in chunks[1:]]
+    assert citations == [
+        Citation(url="https://a.example", title="A", cited_text="Zürich: 5 °C.", start=0, end=13, source_id="1"),
+        Citation(url="gs://b", title="B", cited_text="Bern: 4 °C.", start=14, end=25, source_id="2"),
+    ]
+    answer = "".join(text)
+    assert answer[citations[1].start:citations[1].end] == "Bern: 4 °C."

@@ -132,7 +132,7 @@ class AnthropicServerTools:
         cited = field(delta, "citation")
         source_id = field(cited, "document_index")
         citation = Citation(
-            url=field(cited, "url"),
+            url=field(cited, "url") or field(cited, "source"),  # search_result_location: its source
             title=field(cited, "title") or field(cited, "document_title"),
             cited_text=field(cited, "cited_text"),
             source_id=None if source_id is None else str(source_id),
@@ -193,11 +193,12 @@ class GeminiServerTools:
         if self._grounded or not (chunks or queries):
             return []
         self._grounded = True
-        sources = []
-        for chunk in chunks:
-            web = field(chunk, "web")
+        sources, positions = [], []  # the supports index every grounding chunk, web or not
+        for position, chunk in enumerate(chunks):
+            web = field(chunk, "web") or field(chunk, "retrieved_context", "retrievedContext")
             if web is not None:
                 sources.append({"url": field(web, "uri"), "title": field(web, "title")})
+                positions.append(position)
         out = []
         if queries:
             event = ServerToolEvent(
@@ -207,7 +208,7 @@ class GeminiServerTools:
             out.append(_server_tool(event, raw))
         spans = _first_support_per_chunk(field(metadata, "grounding_supports", "groundingSupports") or [])
         encoded = "".join(texts).encode()
-        for position, source in enumerate(sources):
+        for position, source in zip(positions, sources, strict=True):
             segment = spans.get(position)
             start = end = cited = None
             if segment is not None:
