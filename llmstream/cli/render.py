@@ -129,18 +129,16 @@ def format_server_tool(event: ServerToolEvent, style: Style, limit: int = 500) -
     if isinstance(arguments, dict) and len(arguments) == 1:
         arguments = next(iter(arguments.values()))
     shown = json.dumps(arguments, ensure_ascii=False, default=str)
-    if len(shown) > limit:
-        shown = shown[:limit] + "…"
+    shown = shown if len(shown) <= limit else shown[:limit] + "…"
     failed = f"  {style.red('failed')}" if event.status == "failed" else ""
     return f"{style.cyan('⌕')} {style.bold(event.name)}({shown}){failed}"
 
 
 def format_sources(citations: list[Citation], style: Style) -> str:
     """The numbered list of sources after an answer (``[1] Title  https://…``)."""
-    lines = [style.dim("Sources:")]
-    for number, cited in enumerate(citations, 1):
-        lines.append(f"  [{number}] {cited.title or cited.cited_text or ''}  {style.dim(cited.url or '')}".rstrip())
-    return "\n".join(lines)
+    rows = (f"  [{n}] {c.title or c.cited_text or ''}  {style.dim(c.url or '')}".rstrip()
+            for n, c in enumerate(citations, 1))
+    return "\n".join([style.dim("Sources:"), *rows])
 
 
 def _usage_text(usage: Usage | None) -> str:

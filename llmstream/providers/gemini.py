@@ -58,19 +58,16 @@ _TEXT, _REASONING = ChunkType.TEXT, ChunkType.REASONING
 
 
 class GeminiTranslator:
-    """GenerateContentResponse (the SDK's pydantic model) → StreamedChunks. Pure, one per stream.
-
-    Only the first candidate is followed (as ``response.text``); code parts and grounding are SERVER_TOOL
-    / CITATION chunks. Calls arrive whole: START, one DELTA, END (``call_<n>_<name>`` when Gemini gives no id).
-    """
+    """GenerateContentResponse (the SDK's model) → StreamedChunks, pure, one per stream: the first candidate
+    only (as ``response.text``); code parts and grounding are SERVER_TOOL / CITATION chunks; calls arrive
+    whole (START, one DELTA, END; ``call_<n>_<name>`` when Gemini gives no id)."""
 
     __slots__ = ("_partial", "_parts", "_server", "_texts")
 
     def __init__(self) -> None:
         self._parts = Parts()
         self._partial = PartialCalls()  # Vertex: a call whose arguments arrive in pieces
-        self._server = GeminiServerTools()
-        self._texts: list[str] = []  # the answer so far: grounding offsets are bytes into it
+        self._server, self._texts = GeminiServerTools(), list[str]()  # texts: the answer, for grounding offsets
 
     def translate(self, event: Any) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
