@@ -135,6 +135,8 @@ class StreamState:
         START and USAGE are held until the first content chunk, so that a failure before any
         content can still be retried without the caller having seen anything.
         """
+        if self.cancelled:
+            return ()  # cancel() returned: nothing more reaches the caller, even what was already read
         kind = chunk.type
         if kind is _ERROR:
             raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
