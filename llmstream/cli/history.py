@@ -24,6 +24,7 @@ import attrs
 
 from .._conversation import Conversation, Message
 from .._types import Completion, ReasoningBlock, Tool, ToolCall
+from .stored import keyless, part_again
 
 __all__ = ["LogStore", "LoggedResponse", "default_logs_path", "tool_from_json", "tool_to_json"]
 
@@ -141,7 +142,7 @@ def _message_to_json(message: Message) -> dict[str, Any]:
 def _message_from_json(data: dict[str, Any]) -> Message:
     content: Any = data.get("content") or ""
     if isinstance(content, list):
-        content = tuple(_part_again(part) for part in content)
+        content = tuple(part_again(part) for part in content)
     return Message(
         data["role"],
         content,
@@ -151,20 +152,6 @@ def _message_from_json(data: dict[str, Any]) -> Message:
         reasoning_blocks=tuple(ReasoningBlock(**b) for b in data.get("reasoning_blocks") or ()),
         is_error=bool(data.get("is_error")),
     )
-
-
-def _part_again(saved: dict[str, Any]) -> Any:
-    """A saved attachment, read again as it is now; a changed file is sent as it is, with a warning."""
-    from .._content_dicts import part_from_json
-
-    part = part_from_json(saved)
-    expected = saved.get("sha256")
-    if expected and getattr(part, "sha256", expected) != expected:
-        import warnings
-
-        where = saved.get("path") or saved.get("url")
-        warnings.warn(f"attachment {where} changed since it was sent; sending it as it is now", stacklevel=2)
-    return part
 
 
 def _dumps(value: Any) -> str:
@@ -334,7 +321,7 @@ class LogStore:
         ``error`` set means the answer is partial: it is saved as far as it got. ``client_options``
         (never a key) are what ``-c`` reuses.
         """
-        options = _dumps(_keyless(client_options)) if client_options else None
+        options = _dumps(keyless(client_options)) if client_options else None
         for secret in secrets_to_scrub:
             if error and secret and len(secret) >= 4:
                 error = error.replace(secret, "[REDACTED]")
@@ -388,20 +375,3 @@ class LogStore:
                 ),
             )
         return conversation_id
-
-
-def _keyless(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Client options as stored: a ``base_url``'s userinfo and ``key=`` query (credentials) are
-    dropped, never saved; ``-c`` then needs the key again (``--key``, the variable or the key store)."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    out = dict(options)
-    url = out.get("base_url")
-    if isinstance(url, str) and url:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() not in ("key", "api_key", "api-key")])
-        out["base_url"] = urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
-    return out
