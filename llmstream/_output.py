@@ -18,7 +18,10 @@ import attrs
 
 from ._errors import ConfigurationError, OutputValidationError
 
-__all__ = ["OutputSpec", "output_spec", "parse_schema_dsl", "response_format", "responses_format", "strict_schema"]
+__all__ = [
+    "OutputSpec", "multi_schema", "output_spec", "parse_schema_dsl", "response_format", "responses_format",
+    "strict_schema",
+]
 
 _TRAILING_NUMBER = re.compile(r"[-+0-9.eE]+$")
 
@@ -231,14 +234,33 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, _TYPES.get(kind, (object,)))
 
 
-_DSL_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_DSL_TYPES = {
+    "str": "string", "int": "integer", "float": "number", "bool": "boolean",
+    # the JSON-schema names too (simonw/llm reads any unknown word as str; we say so instead)
+    "string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
+}
+
+
+def multi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``--schema-multi``: a list of ``schema`` objects, as ``{"items": [...]}`` (what simonw/llm sends)."""
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": schema}},
+        "required": ["items"],
+        "additionalProperties": False,
+    }
 
 
 def parse_schema_dsl(text: str, *, multi: bool = False) -> dict[str, Any]:
     """simonw/llm's concise schema syntax: ``'name str, age int, bio: a short bio'``.
 
-    Fields are separated by commas (or newlines); each is ``name [type][: description]`` with type
-    ``str`` (default), ``int``, ``float`` or ``bool``. ``multi`` wraps it as ``{"items": [...]}``.
+    Fields are separated by newlines when the text has more than one line, else by commas (so a
+    description may hold commas in the newline form). Each field is ``name [type][: description]``
+    with type ``str`` (the default), ``int``, ``float`` or ``bool`` (or their JSON-schema names
+    ``string``, ``integer``, ``number``, ``boolean``). Every field is required and the object is
+    closed (``additionalProperties: false``), so OpenAI's strict mode takes it. ``multi`` wraps it
+    as ``{"items": [...]}``. Unlike simonw/llm, an unknown type, a field with more than a name and
+    a type before its ``:``, a repeated name, or no field at all is a ``ConfigurationError``.
     """
     properties: dict[str, Any] = {}
     separator = "\n" if "\n" in text.strip() else ","
@@ -248,23 +270,20 @@ def parse_schema_dsl(text: str, *, multi: bool = False) -> dict[str, Any]:
             continue
         head, _, description = field.partition(":")
         words = head.split()
-        if not words or len(words) > 2 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", words[0]):
+        if not words:
+            raise ConfigurationError(f"schema field {field!r} is missing a name before ':'")
+        if len(words) > 2:
             raise ConfigurationError(f"cannot read schema field {field!r}: expected 'name [type][: description]'")
-        kind = words[1] if len(words) == 2 else "str"
+        name, kind = words[0], words[1] if len(words) == 2 else "str"
         if kind not in _DSL_TYPES:
             raise ConfigurationError(f"unknown type {kind!r} in schema field {field!r}; use str, int, float or bool")
+        if name in properties:
+            raise ConfigurationError(f"schema field {name!r} is given twice")
         prop: dict[str, Any] = {"type": _DSL_TYPES[kind]}
         if description.strip():
             prop["description"] = description.strip()
-        properties[words[0]] = prop
+        properties[name] = prop
     if not properties:
-        raise ConfigurationError("the schema has no fields")
+        raise ConfigurationError("the schema has no fields (e.g. 'name str, age int, bio: a short bio')")
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-    if multi:
-        return {
-            "type": "object",
-            "properties": {"items": {"type": "array", "items": schema}},
-            "required": ["items"],
-            "additionalProperties": False,
-        }
-    return schema
+    return multi_schema(schema) if multi else schema

@@ -132,9 +132,22 @@ def prompt_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tool-result", nargs=2, action="append", default=[], metavar=("CALL_ID", "CONTENT"),
                         help="answer a tool call of the previous turn (repeatable)")
     parser.add_argument("--json", action="store_true", help="NDJSON: one object per chunk, then the completion")
+    _schema_arguments(parser)
     parser.add_argument("--no-stream", action="store_true", help="print the whole answer at the end")
     parser.add_argument("--version", action="version", version=f"llmstream {__version__}")
     return parser
+
+
+def _schema_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("structured output").add_mutually_exclusive_group()
+    group.add_argument(
+        "--schema", metavar="SCHEMA",
+        help="answer with one JSON object of this schema, printed on stdout once complete and valid: "
+             "'name str, age int, bio: a short bio' (types str, int, float, bool; default str; comma- or "
+             "newline-separated), a JSON-schema file, or inline JSON",
+    )
+    group.add_argument("--schema-multi", metavar="SCHEMA",
+                       help='the same for a list of such objects, printed as {"items": [...]}')
 
 
 def chat_parser() -> argparse.ArgumentParser:

@@ -177,6 +177,8 @@ def run_stream(
     spinner: Spinner | None,
 ) -> Outcome:
     extra = {key: option_value(value) for key, value in getattr(args, "option", [])}
+    if getattr(args, "output_schema", None) is not None:  # --schema / --schema-multi
+        extra["output_type"] = args.output_schema
     if getattr(args, "cache", False):
         from ..cache import SQLiteCache
         from .history import default_cache_path
