@@ -10,7 +10,7 @@ from typing import Any
 from .. import __version__
 
 __all__ = [
-    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError",
+    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LogError", "UsageError",
     "aliases_parser", "chat_parser", "demo_parser", "keys_parser", "logs_parser", "models_parser", "option_value",
     "prompt_parser",
 ]
@@ -28,6 +28,10 @@ _STDIN_HELP = (
 
 class UsageError(Exception):
     """A mistake on the command line that argparse cannot see (exit code 2)."""
+
+
+class LogError(Exception):
+    """The conversation log cannot be read or written: corrupt, read-only or locked (exit code 1)."""
 
 
 def positive_int(value: str) -> int:

@@ -30,6 +30,7 @@ from .args import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    LogError,
     UsageError,
     demo_parser,
     prompt_parser,
@@ -84,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err.write(f"llmstream: error: {exc}\n")
         return EXIT_USAGE
+    except LogError as exc:  # a corrupt, read-only or locked log: one line, no traceback
+        err.write(f"llmstream: error: {exc}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:  # outside a stream: while reading stdin, say
         err.write("\n")
         return EXIT_INTERRUPTED
