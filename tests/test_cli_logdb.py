@@ -164,3 +164,23 @@ def test_a_read_only_log_in_a_read_only_directory_still_lists_and_continues(read
     (line,) = continued.stderr.splitlines()
     assert line.startswith("llmstream: warning: this exchange was not saved: cannot open the log database")
     assert "read-only" in line or "unable to open" in line
+
+
+def test_an_older_log_is_read_without_being_upgraded_and_upgraded_by_the_next_save(
+    logs_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(logs_db) as db:  # back to version 1: no conversations.options
+        db.execute("ALTER TABLE conversations DROP COLUMN options")
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    before = logs_db.read_bytes()
+    assert cli.main(["logs", "--json"]) == 0
+    assert [row["prompt"] for row in json.loads(capsys.readouterr().out)] == ["first words"]
+    assert cli.main(["-m", "mock:echo", "-c", "--no-log", "again"]) == 0
+    assert capsys.readouterr().out == "again\n"
+    assert logs_db.read_bytes() == before  # reading wrote nothing, not even the upgrade
+    assert cli.main(["-m", "mock:echo", "-c", "saved now"]) == 0
+    with sqlite3.connect(logs_db) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == logdb.SCHEMA_VERSION
+        assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 2
+    db.close()

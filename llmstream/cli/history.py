@@ -204,7 +204,12 @@ class LogStore:
 
     def conversation_options(self, cid: str) -> dict[str, Any]:
         """The client options the conversation ran with (``base_url``, ``max_retries``, ...)."""
-        row = self._db.execute("SELECT options FROM conversations WHERE id = ?", (cid,)).fetchone()
+        try:
+            row = self._db.execute("SELECT options FROM conversations WHERE id = ?", (cid,)).fetchone()
+        except sqlite3.OperationalError as exc:  # a version 1 log opened read-only: no options yet
+            if "no such column" not in str(exc):
+                raise
+            return {}
         data = json.loads(row[0]) if row is not None and row[0] else {}
         return dict(data) if isinstance(data, dict) else {}
 

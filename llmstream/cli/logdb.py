@@ -55,8 +55,8 @@ CREATE INDEX IF NOT EXISTS responses_by_conversation ON responses (conversation_
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection to the log at ``path`` with the current schema.
 
-    ``readonly`` opens an up-to-date file with ``mode=ro`` and writes nothing (not even the schema);
-    a missing or older file is opened for writing and brought up to date. Any failure is a
+    ``readonly`` opens an existing log with ``mode=ro`` and writes nothing (not even the schema, nor
+    an upgrade of an older file); otherwise the file is created or brought up to date. Any failure is a
     :class:`LogError` saying what is wrong with the file.
     """
     try:
@@ -84,16 +84,16 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def _readonly(path: Path) -> sqlite3.Connection | None:
-    """``path`` opened read-only when its schema is current; None when it needs writing first."""
+    """``path`` opened read-only when it holds the log's tables (an older version reads too: what it
+    lacks reads as empty); None when it has none yet and needs writing first."""
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
     try:
         connection.row_factory = sqlite3.Row
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except BaseException:
         connection.close()
         raise
-    if version >= SCHEMA_VERSION and {"conversations", "responses"} <= tables:
+    if {"conversations", "responses"} <= tables:
         return connection
     connection.close()
     return None
