@@ -21,6 +21,7 @@ from llmstream import (
 )
 from tests.helpers import complete
 from tests.loopback import LoopbackServer, error_response
+from tests.test_vertex import _no_google_environment, vertex_client  # noqa: F401  (an autouse fixture)
 
 
 class Weather(pydantic.BaseModel):
@@ -54,6 +55,11 @@ PROVIDERS: dict[str, tuple[Maker, str, str, str]] = {
     ),
     "gemini": (
         lambda s: GeminiClient("gemini-1.0-pro", api_key="AI" "za-test-key", base_url=s.url, max_retries=0),
+        "gemini", "Json mode is not enabled for models/gemini-1.0-pro",
+        "response_mime_type application/json with response_json_schema",
+    ),
+    "vertex": (
+        lambda s: vertex_client(s, "gemini-1.0-pro"),
         "gemini", "Json mode is not enabled for models/gemini-1.0-pro",
         "response_mime_type application/json with response_json_schema",
     ),
