@@ -23,7 +23,7 @@ from ._meta import install_hint
 from ._models import resolve_model
 from ._observe import CacheAdapter, Watch, plan_cache, watch_for
 from ._options import StreamingOptions
-from ._output import output_spec
+from ._output import OutputAdapter, output_mechanism, output_spec
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
@@ -250,6 +250,8 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         watch = watch_for(self, request, plan)
         if plan is not None and plan.entry is not None:
             return CacheAdapter(self.provider, plan.entry), watch
+        if request.output is not None:  # a rejected request says it asked for structured output
+            return OutputAdapter(self.adapter(), output_mechanism(self.provider, request.model)), watch
         return self.adapter(), watch
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from .. import __version__
 
 __all__ = [
-    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError",
+    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LogError", "UsageError",
     "aliases_parser", "chat_parser", "demo_parser", "keys_parser", "logs_parser", "models_parser", "option_value",
     "prompt_parser",
 ]
@@ -28,6 +28,10 @@ _STDIN_HELP = (
 
 class UsageError(Exception):
     """A mistake on the command line that argparse cannot see (exit code 2)."""
+
+
+class LogError(Exception):
+    """The conversation log cannot be read or written: corrupt, read-only or locked (exit code 1)."""
 
 
 def positive_int(value: str) -> int:
@@ -132,9 +136,22 @@ def prompt_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tool-result", nargs=2, action="append", default=[], metavar=("CALL_ID", "CONTENT"),
                         help="answer a tool call of the previous turn (repeatable)")
     parser.add_argument("--json", action="store_true", help="NDJSON: one object per chunk, then the completion")
+    _schema_arguments(parser)
     parser.add_argument("--no-stream", action="store_true", help="print the whole answer at the end")
     parser.add_argument("--version", action="version", version=f"llmstream {__version__}")
     return parser
+
+
+def _schema_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("structured output").add_mutually_exclusive_group()
+    group.add_argument(
+        "--schema", metavar="SCHEMA",
+        help="answer with one JSON object of this schema, printed on stdout once complete and valid: "
+             "'name str, age int, bio: a short bio' (types str, int, float, bool; default str; comma- or "
+             "newline-separated), a JSON-schema file, or inline JSON",
+    )
+    group.add_argument("--schema-multi", metavar="SCHEMA",
+                       help='the same for a list of such objects, printed as {"items": [...]}')
 
 
 def chat_parser() -> argparse.ArgumentParser:
