@@ -1,0 +1,186 @@
+"""The stream watchdog: ``first_chunk_timeout``, ``idle_timeout`` and ``total_timeout`` checked on a
+timer, beside the stream, instead of on every chunk.
+
+Idle time is the gap between **content** chunks (text, reasoning, refusal, tool calls, server tools,
+citations): keep-alive comments, pings and bookkeeping events reach no counter, so they do not
+reset it. The per-chunk cost is one increment (``StreamState.beats``); the watchdog looks at the
+counter ``_TICKS`` times per ``idle_timeout`` and fires when it stood still for a whole
+``idle_timeout`` (so a gap is caught between 1x and 1.25x the knob). Time the caller holds the
+stream (suspended at ``yield``, or running a callback) is not idle time: the server is not late.
+
+:class:`Watchdog` decides (sans-IO, given the time); the sync shells share one timer thread
+(:func:`schedule`), the async shells the event loop's ``call_later``. Firing calls the shell's
+``_expire(reason)``, which marks the state and shuts the connection (even before its headers).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from ._state import StreamState
+
+__all__ = ["Watchdog", "schedule", "schedule_async"]
+
+_TICKS = 4  # looks per idle_timeout
+_MIN_TICK = 0.005
+
+
+class Watchdog:
+    """One stream's timeouts. ``check(now)`` fires (returns None) or says when to look again.
+
+    It holds the shell weakly: a stream dropped without closing is still garbage-collected (and its
+    finalizer closes the connection); the watchdog then stops at its next look.
+    """
+
+    __slots__ = ("_beats", "_shell", "_since", "_state", "_tick", "handle", "stopped")
+
+    def __init__(self, shell: Any, state: StreamState) -> None:
+        self._shell = weakref.ref(shell)
+        self._state = state
+        settings = state.settings
+        gaps = [gap for gap in (settings.idle_timeout, settings.first_chunk_timeout) if gap is not None]
+        self._tick = max(_MIN_TICK, min(gaps) / _TICKS) if gaps else None
+        self._beats = -1  # the content count at the last look (-1: not in the idle phase yet)
+        self._since = 0.0  # when the count (or the caller's hold) last changed
+        self.stopped = False
+        self.handle: Any = None  # the async timer handle, to cancel it
+
+    @staticmethod
+    def needed(state: StreamState) -> bool:
+        settings = state.settings
+        return not (settings.total_timeout is None and settings.idle_timeout is None
+                    and settings.first_chunk_timeout is None)
+
+    def first(self) -> float | None:
+        """When to look first (an absolute ``time.monotonic()``)."""
+        return self.check(time.monotonic())
+
+    def check(self, now: float) -> float | None:
+        if self.stopped:
+            return None
+        shell = self._shell()
+        if shell is None:
+            self.stopped = True
+            return None
+        state = self._state
+        deadline = state.deadline
+        if deadline is not None and now >= deadline:
+            self._fire(shell, "total")
+            return None
+        due = deadline
+        tick = self._tick
+        opened = state.opened_at
+        if opened is not None and tick is not None:  # an attempt is under way
+            settings = state.settings
+            if not state.delivered:
+                self._beats = -1
+                first = settings.first_chunk_timeout
+                if first is not None:
+                    if now >= opened + first:
+                        self._fire(shell, "first_chunk")
+                        return None
+                    due = _earliest(due, opened + first)
+            elif settings.idle_timeout is not None:
+                beats = state.beats
+                if beats != self._beats or not shell._reading():
+                    self._beats = beats
+                    self._since = now
+                elif now - self._since >= settings.idle_timeout:
+                    self._fire(shell, "idle")
+                    return None
+            due = _earliest(due, now + tick)
+        elif tick is not None:  # between attempts: look for the next one
+            due = _earliest(due, now + tick)
+        return due
+
+    def _fire(self, shell: Any, reason: str) -> None:
+        self.stopped = True
+        shell._expire(reason)
+
+    def stop(self) -> None:
+        self.stopped = True
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            handle.cancel()
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None or b < a else a
+
+
+class _Ticker:
+    """One daemon thread for the watchdogs of every sync stream (a heap of wake-up times), so that a
+    thousand streams do not cost a thousand timer threads."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watchdog]] = []
+        self._cond = threading.Condition()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, dog: Watchdog) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._order), dog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="llmstream-watchdog", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is dog:
+                self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                when, _, dog = self._heap[0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            if dog.stopped:
+                continue
+            try:
+                again = dog.check(time.monotonic())
+            except Exception:  # never lose the thread every stream relies on
+                again = None
+            if again is not None:
+                self.add(again, dog)
+
+    def reset(self) -> None:
+        """After fork: the thread is gone in the child, and so are its streams."""
+        self._heap = []
+        self._cond = threading.Condition()
+        self._thread = None
+
+
+_TICKER = _Ticker()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_TICKER.reset)
+
+
+def schedule(dog: Watchdog) -> None:
+    """Start a sync stream's watchdog on the shared timer thread."""
+    when = dog.first()
+    if when is not None:
+        _TICKER.add(when, dog)
+
+
+def schedule_async(dog: Watchdog, loop: Any) -> None:
+    """Start an async stream's watchdog on its event loop."""
+
+    def look() -> None:
+        dog.handle = None
+        again = dog.check(time.monotonic())
+        if again is not None:
+            dog.handle = loop.call_later(max(0.0, again - time.monotonic()), look)
+
+    when = dog.first()
+    if when is not None:
+        dog.handle = loop.call_later(max(0.0, when - time.monotonic()), look)
