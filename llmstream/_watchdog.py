@@ -38,7 +38,7 @@ class Watchdog:
     finalizer closes the connection); the watchdog then stops at its next look.
     """
 
-    __slots__ = ("_beats", "_shell", "_since", "_state", "_tick", "handle", "stopped")
+    __slots__ = ("_beats", "_shell", "_since", "_spent", "_state", "_tick", "handle", "stopped")
 
     def __init__(self, shell: Any, state: StreamState) -> None:
         self._shell = weakref.ref(shell)
@@ -48,6 +48,7 @@ class Watchdog:
         self._tick = max(_MIN_TICK, min(gaps) / _TICKS) if gaps else None
         self._beats = -1  # the content count at the last look (-1: not in the idle phase yet)
         self._since = 0.0  # when the count (or the caller's hold) last changed
+        self._spent: float | None = None  # the attempt (its opened_at) already expired: wait for the next
         self.stopped = False
         self.handle: Any = None  # the async timer handle, to cancel it
 
@@ -71,11 +72,14 @@ class Watchdog:
         state = self._state
         deadline = state.deadline
         if deadline is not None and now >= deadline:
-            self._fire(shell, "total")
+            self.stopped = True
+            shell._expire("total")
             return None
         due = deadline
         tick = self._tick
         opened = state.opened_at
+        if opened is not None and opened == self._spent:
+            opened = None  # this attempt already expired; a retry starts a new one
         if opened is not None and tick is not None:  # an attempt is under way
             settings = state.settings
             if not state.delivered:
@@ -83,8 +87,9 @@ class Watchdog:
                 first = settings.first_chunk_timeout
                 if first is not None:
                     if now >= opened + first:
-                        self._fire(shell, "first_chunk")
-                        return None
+                        self._spent = opened
+                        shell._expire("first_chunk")
+                        return now + tick
                     due = _earliest(due, opened + first)
             elif settings.idle_timeout is not None:
                 beats = state.beats
@@ -92,16 +97,13 @@ class Watchdog:
                     self._beats = beats
                     self._since = now
                 elif now - self._since >= settings.idle_timeout:
-                    self._fire(shell, "idle")
-                    return None
+                    self._spent = opened
+                    shell._expire("idle")
+                    return now + tick
             due = _earliest(due, now + tick)
         elif tick is not None:  # between attempts: look for the next one
             due = _earliest(due, now + tick)
         return due
-
-    def _fire(self, shell: Any, reason: str) -> None:
-        self.stopped = True
-        shell._expire(reason)
 
     def stop(self) -> None:
         self.stopped = True
