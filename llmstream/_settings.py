@@ -42,14 +42,14 @@ class Settings:
 
     @property
     def read_timeout(self) -> float | None:
-        """What the HTTP layer may wait for one read: a backstop under the stream's watchdog (which
-        measures first_chunk_timeout and idle_timeout between content chunks, not bytes), so the
-        longer of the two gaps, never past the total budget."""
+        """What the HTTP layer may wait for one read: a backstop under the stream's watchdog, which
+        measures first_chunk_timeout and idle_timeout between content chunks (not bytes) and
+        total_timeout, and shuts the connection itself; so the longer of the two gaps (a slow first
+        byte must not fail on the idle gap), or the total budget when neither gap is limited."""
         first, idle = self.first_chunk_timeout, self.idle_timeout
-        read = None if first is None or idle is None else max(first, idle)
-        if self.total_timeout is None:
-            return read
-        return self.total_timeout if read is None else min(read, self.total_timeout)
+        if first is None or idle is None:
+            return self.total_timeout
+        return max(first, idle)
 
 
 SETTING_NAMES = frozenset(f.name for f in attrs.fields(Settings))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -124,9 +125,18 @@ class ShellBase:
             self._wake()
 
     def _halt(self, native: Any, inflight: Inflight | None) -> None:
+        # The native stream's own cancel first: it may need to know before its socket fails (a
+        # resuming Responses stream must not take the shut socket for a dropped connection).
+        self._adapter.hard_cancel(native)
         if inflight is not None:
             inflight.abort()
-        self._adapter.hard_cancel(native)
+
+    def _warm(self) -> None:
+        """Build the vendor SDK client; the time it takes (an import, a first client) is not the
+        stream's: the total deadline moves by it."""
+        began = time.monotonic()
+        self._adapter.warm(self._asynchronous)
+        self._state.excuse(time.monotonic() - began)
 
     def _wake(self) -> None:
         """End a retry wait at once (cancel, total deadline)."""

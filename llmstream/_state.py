@@ -128,6 +128,11 @@ class StreamState:
     def cancel(self) -> None:
         self.cancelled = self.halted = True
 
+    def excuse(self, seconds: float) -> None:
+        """Time spent building the vendor SDK client does not count against total_timeout."""
+        if self.deadline is not None:
+            self.deadline += seconds
+
     def expire(self, reason: str) -> None:
         """The watchdog's verdict (from its thread or the event loop): the attempt is over."""
         self.expired = reason

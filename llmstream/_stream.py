@@ -106,7 +106,7 @@ class Stream(ShellBase):
         try:
             while not state.cancelled:
                 try:
-                    adapter.warm(self._asynchronous)
+                    self._warm()
                     state.start_clock()
                     with self._sending():
                         native = adapter.open(request)
@@ -263,7 +263,7 @@ class AsyncStream(ShellBase):
         try:
             while not state.cancelled:
                 try:
-                    adapter.warm(self._asynchronous)
+                    self._warm()
                     state.start_clock()
                     with self._sending():
                         native = await adapter.aopen(request)

@@ -29,6 +29,7 @@ __all__ = ["Watchdog", "schedule", "schedule_async"]
 
 _TICKS = 4  # looks per idle_timeout
 _MIN_TICK = 0.005
+_BETWEEN = 0.05  # with total_timeout alone: how often to look between attempts
 
 
 class Watchdog:
@@ -71,13 +72,15 @@ class Watchdog:
             return None
         state = self._state
         deadline = state.deadline
-        if deadline is not None and now >= deadline:
+        opened = state.opened_at
+        # Between attempts (and while the SDK client is built) the shell itself keeps the deadline:
+        # its retry wait ends there, and no attempt starts after it.
+        if deadline is not None and now >= deadline and opened is not None:
             self.stopped = True
             shell._expire("total")
             return None
         due = deadline
         tick = self._tick
-        opened = state.opened_at
         if opened is not None and opened == self._spent:
             opened = None  # this attempt already expired; a retry starts a new one
         if opened is not None and tick is not None:  # an attempt is under way
@@ -103,6 +106,8 @@ class Watchdog:
             due = _earliest(due, now + tick)
         elif tick is not None:  # between attempts: look for the next one
             due = _earliest(due, now + tick)
+        if due is None or due <= now:  # a deadline passed between attempts (or moved): look again soon
+            due = now + (tick or _BETWEEN)
         return due
 
     def stop(self) -> None:
