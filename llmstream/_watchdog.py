@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from ._state import StreamState
@@ -39,11 +40,11 @@ class Watchdog:
     finalizer closes the connection); the watchdog then stops at its next look.
     """
 
-    __slots__ = ("_beats", "_shell", "_since", "_spent", "_state", "_tick", "handle", "stopped")
+    __slots__ = ("_beats", "_shell", "_since", "_spent", "_state", "_tick", "handle", "stopped", "ticked")
 
     def __init__(self, shell: Any, state: StreamState) -> None:
-        self._shell = weakref.ref(shell)
-        self._state = state
+        self._shell: Callable[[], Any] = weakref.ref(shell)
+        self._state: StreamState | None = state
         settings = state.settings
         gaps = [gap for gap in (settings.idle_timeout, settings.first_chunk_timeout) if gap is not None]
         self._tick = max(_MIN_TICK, min(gaps) / _TICKS) if gaps else None
@@ -51,10 +52,12 @@ class Watchdog:
         self._since = 0.0  # when the count (or the caller's hold) last changed
         self._spent: float | None = None  # the attempt (its opened_at) already expired: wait for the next
         self.stopped = False
+        self.ticked = False  # on the shared timer thread (sync)
         self.handle: Any = None  # the async timer handle, to cancel it
 
     @staticmethod
     def needed(state: StreamState) -> bool:
+        """Whether any of the three timeouts is set (all three None: no watchdog at all)."""
         settings = state.settings
         return not (settings.total_timeout is None and settings.idle_timeout is None
                     and settings.first_chunk_timeout is None)
@@ -64,13 +67,10 @@ class Watchdog:
         return self.check(time.monotonic())
 
     def check(self, now: float) -> float | None:
-        if self.stopped:
+        shell, state = self._shell(), self._state
+        if self.stopped or shell is None or state is None:
+            self.stop()
             return None
-        shell = self._shell()
-        if shell is None:
-            self.stopped = True
-            return None
-        state = self._state
         deadline = state.deadline
         opened = state.opened_at
         # Between attempts (and while the SDK client is built) the shell itself keeps the deadline:
@@ -111,10 +111,20 @@ class Watchdog:
         return due
 
     def stop(self) -> None:
-        self.stopped = True
+        """The stream ended: let go of it at once (a sync timer entry may outlive it for one tick)."""
+        if not self.stopped:
+            self.stopped = True
+            if self.ticked:
+                _TICKER.forget()
+        self._shell = _gone
+        self._state = None
         handle, self.handle = self.handle, None
         if handle is not None:
             handle.cancel()
+
+
+def _gone() -> None:
+    return None
 
 
 def _earliest(a: float | None, b: float) -> float:
@@ -130,6 +140,16 @@ class _Ticker:
         self._cond = threading.Condition()
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._stopped = 0  # entries of stopped watchdogs still in the heap
+
+    def forget(self) -> None:
+        """One more stopped watchdog: drop them all from the heap when they are most of it."""
+        with self._cond:
+            self._stopped += 1
+            if self._stopped > 1000 and self._stopped * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].stopped]
+                heapq.heapify(self._heap)
+                self._stopped = 0
 
     def add(self, when: float, dog: Watchdog) -> None:
         with self._cond:
@@ -152,6 +172,8 @@ class _Ticker:
                     continue
                 heapq.heappop(self._heap)
             if dog.stopped:
+                with self._cond:
+                    self._stopped = max(0, self._stopped - 1)
                 continue
             try:
                 again = dog.check(time.monotonic())
@@ -176,6 +198,7 @@ def schedule(dog: Watchdog) -> None:
     """Start a sync stream's watchdog on the shared timer thread."""
     when = dog.first()
     if when is not None:
+        dog.ticked = True
         _TICKER.add(when, dog)
 
 
