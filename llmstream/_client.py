@@ -62,8 +62,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         timeout: float | None = 10.0,
         idle_timeout: float | None = 60.0,
         total_timeout: float | None = None,
+        first_chunk_timeout: float | None = 600.0,
+        retry_on_timeout: bool = False,
         max_content_chars: int | None = None,
         retry_backoff: float = 0.5,
+        retry_after_cap: float = 30.0,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         cache: Any = None,
         cache_mode: str = "read_write",
@@ -86,8 +89,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             timeout=timeout,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
+            first_chunk_timeout=first_chunk_timeout,
+            retry_on_timeout=retry_on_timeout,
             max_content_chars=max_content_chars,
             retry_backoff=retry_backoff,
+            retry_after_cap=retry_after_cap,
             max_event_bytes=max_event_bytes,
         )
         self._api_key = api_key if api_key is not None else self._key_from_env()

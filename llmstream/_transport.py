@@ -10,11 +10,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError, StreamTimeoutError
+from ._guard import AsyncGuardTransport, GuardTransport
+from ._inflight import EXTENSION as INFLIGHT
+from ._inflight import attach, pool_of
 from ._settings import Settings
 
 __all__ = [
     "AsyncNative", "StreamClosing", "connection_closed", "guarded_http_client", "guarded_transport", "hard_cancel",
-    "http_timeout", "map_transport_error",
+    "INFLIGHT", "http_timeout", "map_transport_error",
     "read_to_end", "run_down", "shutdown_response",
 ]
 
@@ -137,26 +140,45 @@ def hard_cancel(native: Any) -> None:
 
 
 def http_timeout(settings: Settings) -> Any:
-    """httpx2 timeouts from our knobs: connect = ``timeout``, each read waits at most the idle gap."""
+    """httpx2 timeouts from our knobs: connect = ``timeout``; a read waits at most the longer of
+    first_chunk_timeout and idle_timeout (a backstop: the stream's watchdog measures both between
+    content chunks, and a slow first byte must not fail on the idle gap)."""
     import httpx2
 
     read = settings.read_timeout
     return httpx2.Timeout(connect=settings.timeout, read=read, write=read, pool=settings.timeout)
 
 
+class ScopedGuardTransport(GuardTransport):
+    """The guarded transport whose requests a stream can abort before their headers (``_inflight``)."""
+
+    def handle_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=False)
+        return super().handle_request(request)
+
+
+class AsyncScopedGuardTransport(AsyncGuardTransport):
+    """The async twin of :class:`ScopedGuardTransport`."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=True)
+        return await super().handle_async_request(request)
+
+
 def guarded_transport(settings: Settings, *, asynchronous: bool, normalize_sse: bool = False) -> Any:
     """An httpx2 transport behind the byte guard (bounded lines/events, BOM dropped), pooled like the
-    openai/anthropic SDKs (1,000 connections, 100 kept alive)."""
+    openai/anthropic SDKs (1,000 connections, 100 kept alive); a stream's requests can be aborted
+    from any thread before their response headers arrive."""
     import httpx2
-
-    from ._guard import AsyncGuardTransport, GuardTransport
 
     limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
     if asynchronous:
-        return AsyncGuardTransport(
+        return AsyncScopedGuardTransport(
             httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
         )
-    return GuardTransport(httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
+    return ScopedGuardTransport(
+        httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
+    )
 
 
 def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any) -> Any:

@@ -99,7 +99,10 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
     request.add_argument("--key", help="API key (default: the provider's environment variable, then `llmstream keys`)")
     request.add_argument("--retries", type=non_negative_int, metavar="N",
                          help="retries before the first token (default 2)")
-    request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS", help="longest gap between chunks")
+    request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS",
+                         help="longest gap between content chunks (keep-alives do not count)")
+    request.add_argument("--first-chunk-timeout", type=positive_float, metavar="SECONDS",
+                         help="longest wait from the request to the first content chunk (default 600)")
     request.add_argument("--project", help="Vertex AI project (-m vertex:…; default $GOOGLE_CLOUD_PROJECT)")
     request.add_argument("--location", help="Vertex AI location (-m vertex:…; default $GOOGLE_CLOUD_LOCATION)")
     request.add_argument("--cache", action="store_true",

@@ -31,6 +31,7 @@ _CONTENT = frozenset({ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL, Ch
 #: CLI flag → client keyword; what a conversation saves and ``-c`` reuses (never the key).
 CLIENT_OPTIONS = {
     "base_url": "base_url", "retries": "max_retries", "idle_timeout": "idle_timeout",
+    "first_chunk_timeout": "first_chunk_timeout",
     "project": "project", "location": "location",  # Vertex AI (-m vertex:…)
 }
 
