@@ -108,7 +108,8 @@ def test_replay_equals_vendor_accumulator(rec: Recording, server: LoopbackServer
     expect_matches(result, expected)
 
 
-OPENAI_SDK_WIRE = [rec for rec in STREAMED if rec.wire in ("openai", "openai-responses")]
+#: The wires whose client has ``sdk_models=False`` (gemini_vertex/ recordings included: the same wire).
+OWN_DECODING = [rec for rec in STREAMED if rec.wire in ("openai", "openai-responses", "gemini")]
 
 
 def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: bool) -> Any:
@@ -121,11 +122,11 @@ def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: b
     return chunks, _observable(completion)
 
 
-@pytest.mark.parametrize("rec", OPENAI_SDK_WIRE, ids=[rec.id for rec in OPENAI_SDK_WIRE])
+@pytest.mark.parametrize("rec", OWN_DECODING, ids=[rec.id for rec in OWN_DECODING])
 def test_llmstream_decoding_equals_the_sdk_path(rec: Recording, server: LoopbackServer, mode: str) -> None:
-    """``OpenAIClient(sdk_models=False)`` and ``OpenAIResponsesClient(sdk_models=False)`` (llmstream
-    decodes the body; the SDK sends the request and raises its errors) give the same chunks,
-    completion or error as the SDK's own iterator."""
+    """``OpenAIClient``, ``OpenAIResponsesClient`` and ``GeminiClient`` with ``sdk_models=False``
+    (llmstream decodes the body; the SDK sends the request and raises its errors) give the same
+    chunks, completion or error as the SDK's own iterator."""
     sdk = _both_paths(rec, server, mode, sdk_models=True)
     own = _both_paths(rec, server, mode, sdk_models=False)
     assert own == sdk
