@@ -21,8 +21,8 @@ httpx2 client with our transport and hooks, and ``errors.APIError.raise_for_resp
 status but 200, so HTTP errors are the SDK's own exceptions, mapped as on the SDK path). Instead of
 reading the body it raises :class:`_Opened` with the open httpx2 response: a ``BaseException``, so
 it passes the SDK's ``except Exception`` (automatic continuation) and ends its generators at once.
-The opener catches it and reads the bytes itself (``_openai_events.EventResponse``: the SSE decoder,
-one ``json.loads`` per event). Going through the public ``generate_content_stream`` keeps every
+The opener catches it and reads the bytes itself (``_gemini_events``: the SSE decoder, one
+``json.loads`` per event). Going through the public ``generate_content_stream`` keeps every
 request the SDK would send byte for byte; only the three private methods are relied on, checked when
 the client is built (a google-genai without them streams on the SDK path).
 """
@@ -38,9 +38,12 @@ from typing import Any
 from .._errors import MalformedStreamError
 from .._settings import Settings
 from .._transport import AsyncNative, StreamClosing, connection_closed, http_timeout
-from ._openai_events import EventResponse
+from ._gemini_events import GeminiEventResponse
 
-__all__ = ["AsyncGeminiStream", "GeminiStream", "aopen_raw", "event_hooks", "install_raw_seam", "open_raw"]
+__all__ = [
+    "AsyncGeminiStream", "GeminiStream", "aopen_raw", "event_hooks", "install_raw_seam", "open_raw", "plain_transport",
+    "raw_seam_available",
+]
 
 #: The stream whose request is being sent: the event hooks read its settings and give it the response.
 _SINK: contextvars.ContextVar[Any] = contextvars.ContextVar("llmstream_gemini_stream", default=None)
@@ -170,6 +173,23 @@ class _RawSink:
         self.closing = False
 
 
+def raw_seam_available() -> bool:
+    """Whether this google-genai has the methods the fast path relies on (else it streams on the SDK path)."""
+    from google.genai import _api_client
+
+    base = getattr(_api_client, "BaseApiClient", None)
+    return base is not None and all(callable(getattr(base, name, None)) for name in _SEAM)
+
+
+def plain_transport(*, asynchronous: bool) -> Any:
+    """The fast path's httpx2 transport: pooled like ``guarded_transport`` but without the byte guard,
+    whose bounds and BOM handling llmstream's SSE decoder has itself (one pass over the bytes, not two)."""
+    import httpx2
+
+    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+    return httpx2.AsyncHTTPTransport(limits=limits) if asynchronous else httpx2.HTTPTransport(limits=limits)
+
+
 def install_raw_seam(genai: Any) -> bool:
     """Wrap ``request_streamed`` / ``async_request_streamed`` on this ``genai.Client``'s API client;
     False (nothing done) when this google-genai lacks the methods the fast path relies on."""
@@ -204,14 +224,14 @@ def _taken_over(provider: str) -> MalformedStreamError:
     )
 
 
-def open_raw(models: Any, params: dict[str, Any], settings: Settings, provider: str) -> EventResponse:
+def open_raw(models: Any, params: dict[str, Any], settings: Settings, provider: str) -> GeminiEventResponse:
     """Send the request through ``models.generate_content_stream``; the open response's events as dicts."""
     native = models.generate_content_stream(**params)
     token = _SINK.set(_RawSink(settings))
     try:
         next(native)  # the request goes out here; an HTTP error raises the SDK's own exception
     except _Opened as opened:
-        return EventResponse(opened.response, provider, settings.max_event_bytes)
+        return GeminiEventResponse(opened.response, provider, settings.max_event_bytes)
     except StopIteration:
         pass
     finally:
@@ -228,7 +248,7 @@ async def aopen_raw(models: Any, params: dict[str, Any], settings: Settings, pro
         await native.__anext__()
     except _Opened as opened:
         response = opened.response
-        events = EventResponse(response, provider, settings.max_event_bytes)
+        events = GeminiEventResponse(response, provider, settings.max_event_bytes)
         return AsyncNative(events, response.aclose, response=response)
     except StopAsyncIteration:
         pass

@@ -28,10 +28,19 @@ from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, guarded_transport
 from ._gemini_dicts import GeminiDictTranslator
-from ._gemini_native import AsyncGeminiStream, GeminiStream, aopen_raw, event_hooks, install_raw_seam, open_raw
+from ._gemini_events import GeminiEventResponse
+from ._gemini_native import (
+    AsyncGeminiStream,
+    GeminiStream,
+    aopen_raw,
+    event_hooks,
+    install_raw_seam,
+    open_raw,
+    plain_transport,
+    raw_seam_available,
+)
 from ._gemini_translate import FINISH_REASONS, GeminiTranslator
 from ._gemini_wire import contents_payload, tools_payload
-from ._openai_events import EventResponse
 from ._passthrough import into_gemini_extra_body
 from ._vertex import map_auth_error, use_vertex, vertex_auth
 
@@ -127,21 +136,23 @@ class GeminiClient(BaseClient):
         http["retry_options"] = genai.types.HttpRetryOptions(attempts=1)
         sync_hooks, async_hooks = event_hooks(self.settings)
         sync_args = {**(http.get("client_args") or {}), "event_hooks": sync_hooks}
-        normalize = self.sdk_models  # the SDK's reader needs comments dropped; llmstream's SSE decoder does not
+        fast = not self.sdk_models and raw_seam_available()  # llmstream's SSE decoder bounds the bytes itself
         if "transport" not in sync_args:  # bounded lines/events, BOM and SSE comments normalized, a 1,000 pool
-            sync_args["transport"] = guarded_transport(self.settings, asynchronous=False, normalize_sse=normalize)
+            sync_args["transport"] = (plain_transport(asynchronous=False) if fast else
+                                      guarded_transport(self.settings, asynchronous=False, normalize_sse=True))
         http["client_args"] = sync_args
         async_args = {**(http.get("async_client_args") or {}), "event_hooks": async_hooks}
         if "transport" not in async_args:
             # Also keeps the SDK off aiohttp (past the hooks and the httpx2 error mapping): one HTTP
             # stack for sync and async. The transport's pool belongs to one event loop.
-            async_args["transport"] = guarded_transport(self.settings, asynchronous=True, normalize_sse=normalize)
+            async_args["transport"] = (plain_transport(asynchronous=True) if fast else
+                                       guarded_transport(self.settings, asynchronous=True, normalize_sse=True))
             self._loop_bound = True
         http["async_client_args"] = async_args
         http_options = genai.types.HttpOptions(**http)
         auth = self._vertex.client_kwargs() if self._vertex is not None else {"api_key": self._require_key()}
         client = genai.Client(http_options=http_options, **auth, **options)
-        self._raw = not self.sdk_models and install_raw_seam(client)
+        self._raw = fast and install_raw_seam(client)
         return client
 
     def close(self) -> None:
@@ -177,7 +188,7 @@ class GeminiClient(BaseClient):
         contents = contents_payload(request.conversation, types)
         return {"model": request.model, "contents": contents, "config": generate_config}
 
-    def _open(self, request: Request) -> GeminiStream | EventResponse:
+    def _open(self, request: Request) -> GeminiStream | GeminiEventResponse:
         types = import_sdk("google.genai.types", "gemini", self.provider)
         models = self.sdk.models
         if self._raw:  # the request goes out now; HTTP errors raise here
