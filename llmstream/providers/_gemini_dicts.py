@@ -64,7 +64,10 @@ if tuple(field.name for field in attrs.fields(Usage)) != _USAGE_FIELDS:  # pragm
 _set_input, _set_output, _set_cached, _set_write, _set_reasoning, _set_cost = (
     Usage.__dict__[name].__set__ for name in _USAGE_FIELDS
 )
-_set_type, _set_usage = StreamedChunk.__dict__["type"].__set__, StreamedChunk.__dict__["usage"].__set__
+_set_type, _set_usage, _set_raw = (StreamedChunk.__dict__[name].__set__ for name in ("type", "usage", "raw"))
+#: Every other field of a USAGE chunk, with its default (what ``StreamedChunk(USAGE, usage=…)`` sets).
+_NONE_FIELDS = tuple((StreamedChunk.__dict__[f.name].__set__, f.default) for f in attrs.fields(StreamedChunk)
+                     if f.name not in ("type", "usage", "raw"))
 
 
 def _usage_chunk(metadata: dict[str, Any], raw: Any) -> StreamedChunk:
@@ -78,9 +81,12 @@ def _usage_chunk(metadata: dict[str, Any], raw: Any) -> StreamedChunk:
     _set_write(usage, 0)
     _set_reasoning(usage, thoughts)
     _set_cost(usage, None)
-    chunk = text_chunk("", raw)
+    chunk: StreamedChunk = _new(StreamedChunk)
+    for setter, value in _NONE_FIELDS:
+        setter(chunk, value)
     _set_type(chunk, _USAGE)
     _set_usage(chunk, usage)
+    _set_raw(chunk, raw)
     return chunk
 
 
@@ -115,8 +121,8 @@ class GeminiDictTranslator:
                 for part in content.get("parts") or ():
                     text = part.get("text")
                     # The hot path: a plain answer-text part.
-                    if text and (len(part) == 1 or not (
-                            part.get("thought") or "thoughtSignature" in part or part.get("functionCall"))):
+                    if text and (len(part) == 1 or not (part.get("thought") or "thoughtSignature" in part
+                                                         or part.get("functionCall") is not None)):
                         out.append(text_chunk(text, event))
                         texts.append(text)
                     else:

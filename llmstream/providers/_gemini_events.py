@@ -14,6 +14,7 @@ blank line).
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -27,6 +28,11 @@ __all__ = ["GeminiEventParser", "GeminiEventResponse"]
 _DATA = b"data: "
 _CRLF2, _LF2 = b"\r\n\r\n", b"\n\n"
 _CLEAN_ENDS = (_CRLF2, _LF2)  # a read ending so leaves the decoder holding nothing
+# ``json.loads`` is this scanner behind three Python calls (loads, decode, raw_decode): the fast lane
+# calls it directly and takes its value when it used the whole payload; anything else (whitespace
+# around it, an error) is left to ``json.loads`` on the decoder's lane, so values and errors are its.
+_make_scanner: Any = json.scanner.make_scanner  # the C scanner where there is one
+_SCAN = _make_scanner(json.JSONDecoder())
 
 
 class GeminiEventParser:
@@ -42,22 +48,34 @@ class GeminiEventParser:
         self.events = 0
 
     def feed(self, data: bytes) -> list[Any]:
-        if self._clean and data[:6] == _DATA:
+        if self._clean and data[:6] == _DATA and len(data) <= self._max:
             sep = _CRLF2 if data.endswith(_CRLF2) else _LF2 if data.endswith(_LF2) else None
             if sep is not None:
+                try:
+                    body = data.decode()
+                except ValueError:  # not UTF-8: the decoder's replacement characters
+                    return self._decoded(data)
                 out: list[Any] = []
-                blocks = data.split(sep)
+                separator = sep.decode()
+                blocks = body.split(separator)
                 blocks.pop()  # the empty piece after the last separator
-                loads, limit = json.loads, self._max
-                for i, block in enumerate(blocks):
-                    if block[:6] != _DATA or len(block) > limit or b"\n" in block or b"\r" in block:
-                        return out + self._decoded(sep.join(blocks[i:]) + sep)
+                scan, append = _SCAN, out.append
+                for block in blocks:
+                    if block[:6] != "data: " or "\n" in block or "\r" in block:
+                        break
                     try:
-                        out.append(loads(block[6:].decode()))
-                    except ValueError:  # not JSON, or not UTF-8: the decoder's way (and its error)
-                        return out + self._decoded(sep.join(blocks[i:]) + sep)
-                    self.events += 1
-                return out
+                        value, end = scan(block, 6)  # the payload, parsed in place
+                    except (ValueError, StopIteration):  # not JSON: the decoder's way (and its error)
+                        break
+                    if end != len(block):
+                        break
+                    append(value)
+                else:
+                    self.events += len(out)
+                    return out
+                self.events += len(out)  # the checks depend on the content only: index() finds this block
+                rest = separator.join(blocks[blocks.index(block):]) + separator
+                return out + self._decoded(rest.encode())
         return self._decoded(data)
 
     def close(self) -> list[Any]:
