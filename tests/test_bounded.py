@@ -19,7 +19,8 @@ from tests.loopback import (
 from tests.test_resilience import PIECES, WIRES, Wire, client_for
 
 LIMIT = 64 * 1024
-BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic", "gemini")]
+BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic", "gemini",
+                                          "gemini-sdk_models=False")]
 
 
 @pytest.mark.parametrize("wire", BOUNDED, ids=[w.name for w in BOUNDED])
@@ -42,11 +43,12 @@ def test_a_leading_bom_loses_no_text_on_the_openai_sdk_path(loopback: LoopbackSe
     assert completion.text == "".join(PIECES)
 
 
-def test_gemini_ignores_sse_comments_and_a_bom(loopback: LoopbackServer, mode: str) -> None:
+@pytest.mark.parametrize("name", ["gemini", "gemini-sdk_models=False"])
+def test_gemini_ignores_sse_comments_and_a_bom(loopback: LoopbackServer, mode: str, name: str) -> None:
     frames = gemini_stream(gemini_text_responses(PIECES))
     chunks: list[bytes] = [b"\xef\xbb\xbf: keep-alive\r\n\r\n", frames[0], b": ping\n\n", *frames[1:]]
     loopback.enqueue(Scripted(chunks=chunks))
-    wire = next(w for w in WIRES if w.name == "gemini")
+    wire = next(w for w in WIRES if w.name == name)
     completion = complete(client_for(wire, loopback), "hi", mode)
     assert completion.text == "".join(PIECES)
 

@@ -38,6 +38,7 @@ from llmstream import (
     Usage,
 )
 from llmstream._settings import Request
+from llmstream.providers._gemini_dicts import GeminiDictTranslator
 from llmstream.providers.gemini import (
     FINISH_REASONS,
     GeminiClient,
@@ -76,9 +77,20 @@ def chunk(
 
 
 def translate_all(*datas: dict[str, Any]) -> list[StreamedChunk]:
+    """The SDK-model translator's chunks, checked equal to the fast path's (the dict translator on the
+    same wire JSON, ``GeminiClient(sdk_models=False)``)."""
     translator = GeminiTranslator()
     out = [c for data in datas for c in translator.translate(parse(data))]
-    return out + list(translator.end())
+    out += translator.end()
+    fast = GeminiDictTranslator()
+    wire = [json.loads(json.dumps(data)) for data in datas]
+    own = []
+    for data in wire:
+        chunks = fast.translate(data)
+        assert all(c.raw is data for c in chunks)  # chunk.raw: the event's own dict
+        own += chunks
+    assert own + fast.end() == out, "the dict translator differs from the SDK-model one"
+    return out
 
 
 def start() -> StreamedChunk:

@@ -92,6 +92,10 @@ def _gemini(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.GeminiClient("gemini-2.5-flash", api_key="AI" "za-test", base_url=url, **kw)
 
 
+def _gemini_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.GeminiClient("gemini-2.5-flash", api_key="AI" "za-test", base_url=url, sdk_models=False, **kw)
+
+
 def _vertex(url: str, kw: dict[str, Any]) -> BaseClient:
     """Vertex AI's URL shape (``/v1beta1/projects/…/locations/…/publishers/google/models/…``) and bearer
     token, with credentials that never refresh."""
@@ -99,6 +103,10 @@ def _vertex(url: str, kw: dict[str, Any]) -> BaseClient:
 
     return llmstream.client("vertex:gemini-2.5-flash", project="loop-project", location="us-central1",
                             credentials=Credentials(token="loop-token"), base_url=url, **kw)  # fmt: skip
+
+
+def _vertex_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
+    return _vertex(url, {**kw, "sdk_models": False})
 
 
 _OPENROUTER_ERROR = {
@@ -133,6 +141,12 @@ WIRES = [
     Wire("vertex", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
          b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
          b"data: {oops\r\n\r\n", _vertex),
+    Wire("gemini-sdk_models=False", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
+         b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
+         b"data: {oops\r\n\r\n", _gemini_own_decoding),
+    Wire("vertex-sdk_models=False", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
+         b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
+         b"data: {oops\r\n\r\n", _vertex_own_decoding),
 ]
 
 
@@ -157,7 +171,7 @@ def test_happy_path(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
     loopback.enqueue(Scripted(chunks=wire.frames(PIECES)))
     completion = complete(client_for(wire, loopback), "hi", mode)
     assert completion.text == "".join(PIECES)
-    if wire.name == "vertex":  # the fault matrix below runs on the Vertex URL shape
+    if wire.name.startswith("vertex"):  # the fault matrix below runs on the Vertex URL shape
         request = loopback.requests[-1]
         assert request.path.startswith("/v1beta1/projects/loop-project/locations/us-central1/publishers/google/")
         assert request.headers["authorization"] == "Bearer loop-token" and completion.provider == "vertex"

@@ -66,9 +66,10 @@ PROVIDERS = [
     ("openai-responses", {}),
     ("anthropic", {}),
     ("gemini", {}),
+    ("gemini", {"sdk_models": False}),
     ("openrouter", {}),
 ]
-PROVIDER_IDS = ["openai", "openai-fast", "openai-responses", "anthropic", "gemini", "openrouter"]
+PROVIDER_IDS = ["openai", "openai-fast", "openai-responses", "anthropic", "gemini", "gemini-fast", "openrouter"]
 VARIANTS = ["vendor-key", "proxy-key", "userinfo"]
 VENDOR = {"openai": "openai", "openai-responses": "openai", "openrouter": "openai", "anthropic": "anthropic",
           "gemini": "gemini"}

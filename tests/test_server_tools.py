@@ -44,9 +44,9 @@ def server() -> Iterator[LoopbackServer]:
         yield running
 
 
-def replayed(rec: Recording, server: LoopbackServer, mode: str) -> tuple[list[Any], Completion]:
+def replayed(rec: Recording, server: LoopbackServer, mode: str, **options: Any) -> tuple[list[Any], Completion]:
     server.default = served(rec)
-    return collect(llmstream_client(rec, server), "replay", mode)
+    return collect(llmstream_client(rec, server, **options), "replay", mode)
 
 
 # -- the vendors' own view ----------------------------------------------------------------------------
@@ -210,9 +210,11 @@ CODE_EXECUTION = "gemini/pydantic-ai__test_code_execution__test_code_execution_s
 
 
 @pytest.mark.skipif(CODE_EXECUTION not in RECORDINGS, reason="recording missing")
-def test_gemini_code_parts_go_back_as_they_came(server: LoopbackServer) -> None:
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk-models", "own-decoding"])
+def test_gemini_code_parts_go_back_as_they_came(server: LoopbackServer, sdk_models: bool) -> None:
+    """Also from the fast path, whose server-tool events keep the wire's part dicts."""
     rec = RECORDINGS[CODE_EXECUTION]
-    _, completion = replayed(rec, server, "sync")
+    _, completion = replayed(rec, server, "sync", sdk_models=sdk_models)
     vendor = [part for _, data in sse_events(rec.body)
               for candidate in json.loads(data).get("candidates", [])[:1]
               for part in (candidate.get("content") or {}).get("parts", [])]

@@ -62,12 +62,12 @@ def server() -> Iterator[LoopbackServer]:
         yield running
 
 
-def run(rec: Recording, server: LoopbackServer, mode: str) -> Completion | LLMStreamError:
+def run(rec: Recording, server: LoopbackServer, mode: str, **options: Any) -> Completion | LLMStreamError:
     """Stream ``rec`` through llmstream; the completion, or the error it raised."""
     server.default = served(rec)
     before = len(server.requests)
     try:
-        result: Completion | LLMStreamError = complete(llmstream_client(rec, server), "replay", mode)
+        result: Completion | LLMStreamError = complete(llmstream_client(rec, server, **options), "replay", mode)
     except LLMStreamError as error:
         result = error
     requests = server.requests[before:]
@@ -108,7 +108,8 @@ def test_replay_equals_vendor_accumulator(rec: Recording, server: LoopbackServer
     expect_matches(result, expected)
 
 
-OPENAI_SDK_WIRE = [rec for rec in STREAMED if rec.wire in ("openai", "openai-responses")]
+#: The wires whose client has ``sdk_models=False`` (gemini_vertex/ recordings included: the same wire).
+OWN_DECODING = [rec for rec in STREAMED if rec.wire in ("openai", "openai-responses", "gemini")]
 
 
 def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: bool) -> Any:
@@ -121,11 +122,11 @@ def _both_paths(rec: Recording, server: LoopbackServer, mode: str, sdk_models: b
     return chunks, _observable(completion)
 
 
-@pytest.mark.parametrize("rec", OPENAI_SDK_WIRE, ids=[rec.id for rec in OPENAI_SDK_WIRE])
+@pytest.mark.parametrize("rec", OWN_DECODING, ids=[rec.id for rec in OWN_DECODING])
 def test_llmstream_decoding_equals_the_sdk_path(rec: Recording, server: LoopbackServer, mode: str) -> None:
-    """``OpenAIClient(sdk_models=False)`` and ``OpenAIResponsesClient(sdk_models=False)`` (llmstream
-    decodes the body; the SDK sends the request and raises its errors) give the same chunks,
-    completion or error as the SDK's own iterator."""
+    """``OpenAIClient``, ``OpenAIResponsesClient`` and ``GeminiClient`` with ``sdk_models=False``
+    (llmstream decodes the body; the SDK sends the request and raises its errors) give the same
+    chunks, completion or error as the SDK's own iterator."""
     sdk = _both_paths(rec, server, mode, sdk_models=True)
     own = _both_paths(rec, server, mode, sdk_models=False)
     assert own == sdk
@@ -255,12 +256,15 @@ def spliced(wire: str) -> Recording:
     return dataclasses.replace(rec, raw_body=body, headers=headers, path=path)
 
 
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk-models", "own-decoding"])
 @pytest.mark.parametrize("wire", sorted(SPLICES))
-def test_in_band_error_keeps_the_partial(wire: str, server: LoopbackServer, mode: str) -> None:
+def test_in_band_error_keeps_the_partial(wire: str, server: LoopbackServer, mode: str, sdk_models: bool) -> None:
+    if not sdk_models and wire not in ("openai", "gemini"):
+        pytest.skip(f"{wire} has no sdk_models=False")  # openrouter: its own decoding is its only path
     rec = spliced(wire)
     expected = oracle(rec)
     assert expected.error is InBandError, f"the vendor SDK does not see an in-band error in {rec.id}"
-    result = run(rec, server, mode)
+    result = run(rec, server, mode, **({} if sdk_models else {"sdk_models": False}))
     assert isinstance(result, InBandError), result
     assert result.partial is not None and result.partial.error is result
     expect_matches(result.partial, failed(expected))

@@ -32,6 +32,7 @@ from llmstream import (
     StreamingAccumulator,
     ToolCall,
 )
+from llmstream.providers._gemini_dicts import GeminiDictTranslator
 from llmstream.providers._parts import Parts
 from llmstream.providers._vertex import ArgumentsWriter, PartialCalls, parse_json_path, resolve_vertex, use_vertex
 from llmstream.providers.gemini import GeminiClient, GeminiTranslator
@@ -321,9 +322,12 @@ def vertex_call_responses() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def test_the_translator_streams_a_pieced_call_then_a_whole_one() -> None:
-    translator = GeminiTranslator()
-    responses = [genai_types.GenerateContentResponse.model_validate(r) for r in vertex_call_responses()]
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk-models", "dicts"])
+def test_the_translator_streams_a_pieced_call_then_a_whole_one(sdk_models: bool) -> None:
+    translator: Any = GeminiTranslator() if sdk_models else GeminiDictTranslator("vertex")
+    responses: list[Any] = vertex_call_responses()  # the dict translator reads the wire's JSON as it is
+    if sdk_models:
+        responses = [genai_types.GenerateContentResponse.model_validate(r) for r in responses]
     chunks = [chunk for response in responses for chunk in translator.translate(response)]
     assert translator.end() == []  # everything closed, the finish came
     accumulator = StreamingAccumulator(provider="vertex")
@@ -340,11 +344,12 @@ def test_the_translator_streams_a_pieced_call_then_a_whole_one() -> None:
     assert len(deltas) >= 3 and "".join(deltas) == '{"city":"Paris","days":3}'
 
 
-def test_a_call_still_open_is_ended_by_the_finish_reason_or_the_stream_end() -> None:
-    translator = GeminiTranslator()
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk-models", "dicts"])
+def test_a_call_still_open_is_ended_by_the_finish_reason_or_the_stream_end(sdk_models: bool) -> None:
+    translator: Any = GeminiTranslator() if sdk_models else GeminiDictTranslator("vertex")
     open_call = vertex_call_responses()[1:3]
     for response in open_call:
-        translator.translate(genai_types.GenerateContentResponse.model_validate(response))
+        translator.translate(genai_types.GenerateContentResponse.model_validate(response) if sdk_models else response)
     closers, end, stop = translator.end()
     assert closers.type is ChunkType.TOOL_CALL_DELTA and closers.tool_call is not None
     assert closers.tool_call.arguments == '"}'  # the string and the object closed
@@ -356,10 +361,12 @@ def test_a_call_still_open_is_ended_by_the_finish_reason_or_the_stream_end() -> 
     assert out == []
 
 
-def test_pieced_calls_end_to_end_on_vertex(loopback: LoopbackServer, mode: str) -> None:
+@pytest.mark.parametrize("sdk_models", [True, False], ids=["sdk-models", "own-decoding"])
+def test_pieced_calls_end_to_end_on_vertex(loopback: LoopbackServer, mode: str, sdk_models: bool) -> None:
     loopback.enqueue(Scripted(chunks=gemini_stream(vertex_call_responses())))
     streamed_arguments = {"function_calling_config": {"stream_function_call_arguments": True}}
-    chunks, completion = collect(vertex_client(loopback), "weather?", mode, tool_config=streamed_arguments)
+    client = vertex_client(loopback, sdk_models=sdk_models)
+    chunks, completion = collect(client, "weather?", mode, tool_config=streamed_arguments)
     config = loopback.requests[-1].json["toolConfig"]["functionCallingConfig"]  # what asks Vertex for pieces
     assert True in (config.get("streamFunctionCallArguments"), config.get("stream_function_call_arguments"))
     assert [(c.name, c.args) for c in completion.tool_calls] == [("weather", {"city": "Paris", "days": 3}),
@@ -421,6 +428,27 @@ def test_shared_vertex_recordings_equal_google_genai(path: Path, loopback: Loopb
     for chunk in chunks:
         replayed.add(chunk)
     assert (replayed.completion().text, replayed.completion().usage) == (completion.text, completion.usage)
+
+
+@pytest.mark.skipif(not VERTEX_RECORDINGS, reason=f"no Vertex recordings under {SHARED_CASSETTES}")
+@pytest.mark.parametrize("path", VERTEX_RECORDINGS, ids=[p.stem[:40] for p in VERTEX_RECORDINGS])
+def test_the_fast_path_on_vertex_equals_the_sdk_path(path: Path, loopback: LoopbackServer, mode: str) -> None:
+    """``sdk_models=False`` on the Vertex client: the SDK's URL and bearer token, the same chunks and completion."""
+    from tests.oracles import corpus, served
+
+    (rec,) = [r for r in corpus(SHARED_CASSETTES) if r.path == path]
+    results = []
+    for sdk_models in (True, False):
+        loopback.default = served(rec)
+        chunks, completion = collect(vertex_client(loopback, rec.model, sdk_models=sdk_models), "replay", mode)
+        request = loopback.requests[-1]
+        assert request.path == VERTEX_PATH.replace(MODEL, rec.model)
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        results.append((chunks, completion.text, completion.reasoning, completion.usage, completion.finish_reason,
+                        completion.raw_finish_reason, completion.id, completion.model, completion.provider))
+        raws = [chunk.raw for chunk in chunks if chunk.raw is not None]
+        assert raws and all(isinstance(raw, dict) != sdk_models for raw in raws)
+    assert results[0] == results[1]
 
 
 async def _areplayed(path: Path) -> list[Any]:

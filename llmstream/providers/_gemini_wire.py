@@ -66,10 +66,12 @@ def _call_parts(message: Message, types: Any) -> list[Any]:
 
 def _with_server_parts(message: Message, types: Any, signatures: list[str]) -> list[Any]:
     """Text and the code parts as they came (``executableCode`` / ``codeExecutionResult``, their
-    thought signatures on them); the turn's other signature goes on the last text part."""
+    thought signatures on them); the turn's other signature goes on the last text part. The parts are
+    the SDK's ``Part`` models, or the wire's dicts where the fast path (``sdk_models=False``) read them."""
     pieces = sent_back(message.text, message.server_tools)
-    own = {base64.b64encode(part.thought_signature).decode() for piece in pieces if isinstance(piece, tuple)
-           for part in piece if isinstance(getattr(part, "thought_signature", None), bytes)}
+    vendor = [_as_part(part, types) for piece in pieces if isinstance(piece, tuple) for part in piece]
+    own = {base64.b64encode(part.thought_signature).decode() for part in vendor
+           if part is not None and isinstance(part.thought_signature, bytes)}
     rest = [signature for signature in signatures if signature not in own]
     signature = _signature_bytes(rest[-1]) if rest else None
     last_text = max((i for i, piece in enumerate(pieces) if isinstance(piece, str)), default=None)
@@ -78,10 +80,20 @@ def _with_server_parts(message: Message, types: Any, signatures: list[str]) -> l
         if isinstance(piece, str):
             parts.append(types.Part(text=piece, thought_signature=signature if i == last_text else None))
         else:
-            parts.extend(part for part in piece if isinstance(part, types.Part))
+            parts.extend(part for part in map(_as_part, piece, [types] * len(piece)) if part is not None)
     if last_text is None and signature is not None:
         parts.append(types.Part(text="", thought_signature=signature))
     return parts
+
+
+def _as_part(part: Any, types: Any) -> Any:
+    """A vendor part to send back as a ``types.Part`` (parsed as the SDK parses the wire's JSON); None
+    for anything else."""
+    if isinstance(part, types.Part):
+        return part
+    if isinstance(part, dict):
+        return types.Part.model_validate(part)  # camelCase aliases, base64 signatures: as the SDK reads them
+    return None
 
 
 def _tool_result_part(message: Message, types: Any, budget: Budget | None) -> Any:

@@ -29,6 +29,7 @@ import attrs
 from .._errors import AuthenticationError, ConfigurationError, LLMStreamError, MalformedStreamError
 from .._types import StreamedChunk
 from ._parts import CallPart, Parts
+from ._server_tools import field
 
 __all__ = [
     "ArgumentsWriter",
@@ -203,14 +204,20 @@ class _Text:
 
 
 def _value(piece: Any) -> Any:
-    """A PartialArg's typed value; ``_MISSING`` when the piece only announces its path."""
-    if piece.string_value is not None:
-        return piece.string_value
-    if piece.bool_value is not None:
-        return bool(piece.bool_value)
-    number = piece.number_value
+    """A PartialArg's typed value (an SDK model or the wire's dict); ``_MISSING`` when the piece only
+    announces its path."""
+    string = field(piece, "string_value", "stringValue")
+    if string is not None:
+        return string
+    boolean = field(piece, "bool_value", "boolValue")
+    if boolean is not None:
+        return bool(boolean)
+    number = field(piece, "number_value", "numberValue")
     if number is not None:
+        number = float(number)  # the SDK's model holds a float, the wire's JSON may hold an int
         return int(number) if math.isfinite(number) and number.is_integer() else number
+    if isinstance(piece, Mapping):
+        return None if "nullValue" in piece or "null_value" in piece else _MISSING
     if piece.null_value is not None or "null_value" in getattr(piece, "model_fields_set", ()):
         return None  # ``"nullValue": null`` on the wire is a null too
     return _MISSING
@@ -253,10 +260,11 @@ class ArgumentsWriter:
         wrote = False
         for piece in pieces:
             value = _value(piece)
-            if piece.json_path is None or value is _MISSING:
+            path = field(piece, "json_path", "jsonPath")
+            if path is None or value is _MISSING:
                 continue  # a path announced before its value: nothing to write yet
             try:
-                steps = parse_json_path(piece.json_path)
+                steps = parse_json_path(path)
                 self._put(steps, value)
             except ValueError as exc:
                 raise MalformedStreamError(
@@ -337,27 +345,29 @@ class PartialCalls:
         return self._call is not None
 
     def feed(self, call: Any, signature: str | None, raw: Any, out: list[StreamedChunk], parts: Parts) -> bool:
-        """Translate one function-call part into ``out``; False when it is a whole call for the
-        translator's usual path (a call still open is ended first)."""
+        """Translate one function-call part (an SDK model or the wire's dict) into ``out``; False when it
+        is a whole call for the translator's usual path (a call still open is ended first)."""
         current = self._call
         if current is not None and not self._continued_by(call, current):
             self.close(parts, raw, out)
             current = None
+        pieces, will_continue = field(call, "partial_args", "partialArgs"), field(call, "will_continue", "willContinue")
         if current is None:
-            if not (call.partial_args or call.will_continue):
+            if not (pieces or will_continue):
                 return False
-            name = call.name or ""
-            call_id = call.id or f"call_{parts.calls}_{name}"  # as Parts.whole_call names calls
+            name = field(call, "name") or ""
+            vendor_id = field(call, "id")
+            call_id = vendor_id or f"call_{parts.calls}_{name}"  # as Parts.whole_call names calls
             current, start = parts.open_call(("partialArgs", parts.calls), call_id, name, raw, signature=signature)
             self._call, self._writer = current, ArgumentsWriter(name)
-            self._vendor_id, self._signature = call.id, signature
+            self._vendor_id, self._signature = vendor_id, signature
             out.append(start)
         elif signature is not None:
             self._signature = signature
-        fragment = self._writer.add(call.partial_args or ())
+        fragment = self._writer.add(pieces or ())
         if fragment:
             out.append(parts.fragment(current, fragment, raw))
-        if not call.will_continue:
+        if not will_continue:
             self.close(parts, raw, out)
         return True
 
@@ -375,5 +385,6 @@ class PartialCalls:
 
     def _continued_by(self, call: Any, current: CallPart) -> bool:
         # Later pieces are nameless (some servers repeat the name); a call with ``args`` is whole.
-        same_name = not call.name or call.name == current.name
-        return call.args is None and same_name and (not call.id or call.id == self._vendor_id)
+        name, call_id = field(call, "name"), field(call, "id")
+        same_name = not name or name == current.name
+        return field(call, "args") is None and same_name and (not call_id or call_id == self._vendor_id)
