@@ -17,7 +17,7 @@ from ._adapter import Translator, to_error
 from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
 from ._errors import ConfigurationError, LLMStreamError, sanitize
-from ._guard import DEFAULT_MAX_EVENT_BYTES
+from ._guard import DEFAULT_MAX_EVENT_BYTES, stream_request
 from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
@@ -267,10 +267,12 @@ class ClientAdapter:
         self._client._warm(asynchronous=asynchronous)
 
     def open(self, request: Request) -> Any:
-        return self._client._open(request)
+        with stream_request(request.settings.max_event_bytes):  # the byte guard bounds it by this call's limit
+            return self._client._open(request)
 
     async def aopen(self, request: Request) -> Any:
-        return await self._client._aopen(request)
+        with stream_request(request.settings.max_event_bytes):
+            return await self._client._aopen(request)
 
     def translator(self, request: Request) -> Translator:
         return self._client._translator(request)

@@ -19,6 +19,7 @@ from ._server_tools import citation_from_annotation
 
 __all__ = [
     "FINISH_REASONS",
+    "WIRE_DONE",
     "OpenAIEventTranslator",
     "OpenAITranslator",
     "messages_payload",
@@ -43,16 +44,45 @@ _REFUSAL = ChunkType.REFUSAL
 _USAGE = ChunkType.USAGE
 
 
-class _ChatTranslator:
-    """What both translators share: one parts manager per stream, and its end."""
+class _WireDone:
+    """The native streams' last event when the body carried ``data: [DONE]`` (which the openai SDK and
+    ``_openai_events`` swallow): the chat wire's terminal event. It looks like an empty chunk to both
+    translators' hot paths (no choices, no usage), so only their slow path tests for it."""
 
-    __slots__ = ("_parts",)
+    __slots__ = ()
+    choices = ()
+    usage = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "WIRE_DONE"
+
+
+WIRE_DONE = _WireDone()
+
+
+class _ChatTranslator:
+    """What both translators share: one parts manager per stream, its end, and whether the wire's
+    terminal event (a finish_reason, or ``[DONE]``: compatible servers may send either alone) came."""
+
+    __slots__ = ("_done", "_parts")
 
     def __init__(self) -> None:
         self._parts = Parts()
+        self._done = False
 
     def end(self) -> list[StreamedChunk]:
         return self._parts.end()
+
+    def missing_terminal(self) -> str | None:
+        """What the body lacked to be complete (None: it ended properly); asked before :meth:`end`,
+        whose inferred finish must not hide a body cut short."""
+        return None if self._done or self._parts.finished else "a finish_reason or data: [DONE]"
 
 
 def _content(content: str | None, refusal: str | None, raw: Any, out: list[StreamedChunk]) -> None:
@@ -103,6 +133,9 @@ class OpenAITranslator(_ChatTranslator):
                 and delta.refusal is None
             ):
                 return (text_chunk(delta.content, chunk),)
+        if chunk is WIRE_DONE:
+            self._done = True
+            return ()
         out: list[StreamedChunk] = []
         if not parts.started:
             out.append(parts.start(chunk.id, chunk.model, chunk))
@@ -146,7 +179,7 @@ class OpenAIEventTranslator(_ChatTranslator):
         super().__init__()
         self._provider = provider
 
-    def translate(self, chunk: dict[str, Any]) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
+    def translate(self, chunk: dict[str, Any] | _WireDone) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
         parts = self._parts
         choices = chunk.get("choices")
         if parts.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
@@ -168,6 +201,9 @@ class OpenAIEventTranslator(_ChatTranslator):
                     return (text_chunk(content, chunk),)
                 if not delta.get("annotations"):
                     return ()
+        if chunk is WIRE_DONE:
+            self._done = True
+            return ()
         out: list[StreamedChunk] = []
         if not parts.started:
             out.append(parts.start(chunk.get("id"), chunk.get("model"), chunk))

@@ -30,6 +30,7 @@ from .._errors import (
     RateLimitError,
     ServerError,
 )
+from .._guard import LIMIT_EXTENSION
 from .._settings import Request, Settings
 from .._status import error_for_status
 from .._transport import AsyncNative, StreamClosing, connection_closed, guarded_transport, http_timeout
@@ -101,6 +102,9 @@ class GeminiTranslator:
                 if stop is not None:
                     out.append(stop)
         return out
+
+    def missing_terminal(self) -> str | None:
+        return None if self._parts.finished else "a finishReason"  # (or a blocked prompt's blockReason)
 
     def end(self) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []  # usage is cumulative: a call still in pieces and a missing finish are owed
@@ -201,6 +205,8 @@ def _event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, lis
         if getattr(sink, "closing", False):  # the SDK reconnecting (automatic continuation) while we close
             raise StreamClosing
         settings = default if sink is None else sink.settings
+        if sink is not None:  # sent on the stream's first iteration: the byte guard needs its limit
+            request.extensions[LIMIT_EXTENSION] = settings.max_event_bytes
         # The SDK passes a timeout (none at all unless HttpOptions.timeout) with every request: ours wins.
         request.extensions["timeout"] = http_timeout(settings).as_dict()
         if settings.total_timeout is not None:  # a server deadline: the total budget, never the idle gap
