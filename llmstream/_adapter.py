@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError
 from ._settings import Request
-from ._transport import map_transport_error
+from ._transport import map_transport_error, pool_wait_error
 from ._types import StreamedChunk
 
 __all__ = ["Adapter", "ErrorMapper", "Translator", "complete", "to_error", "unfinished"]
@@ -71,13 +71,17 @@ class Adapter(Protocol):
 
 
 def to_error(exc: BaseException, provider: str, provider_mapping: ErrorMapper | None = None) -> LLMStreamError:
-    """Ours as they are; then the provider's mapping; then transport failures; else wrapped.
+    """Ours as they are; a pool wait that timed out; then the provider's mapping; then transport failures;
+    else wrapped.
 
     The result has ``provider`` set and the original as ``__cause__`` (unless it already was ours).
     """
     if isinstance(exc, LLMStreamError):
         return exc
-    error = (provider_mapping(exc) if provider_mapping is not None else None) or map_transport_error(exc, provider)
+    error = pool_wait_error(exc, provider)  # before the provider's mapping, which would blame the provider
+    if error is None and provider_mapping is not None:
+        error = provider_mapping(exc)
+    error = error or map_transport_error(exc, provider)
     if error is None:
         error = LLMStreamError(f"unexpected {type(exc).__name__}: {exc}", provider=provider)
     if error.provider is None:
