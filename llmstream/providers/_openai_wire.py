@@ -15,6 +15,7 @@ from .._conversation import Conversation
 from .._errors import InBandError
 from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage, text_chunk
 from ._parts import Parts
+from ._reasoning_details import ReasoningDetails, reasoning_details
 from ._server_tools import citation_from_annotation
 
 __all__ = [
@@ -173,11 +174,19 @@ class OpenAIEventTranslator(_ChatTranslator):
     ``{"error": …}`` member of a chunk, which becomes an ERROR chunk after what the chunk carried.
     """
 
-    __slots__ = ("_provider",)
+    __slots__ = ("_details", "_provider")
 
     def __init__(self, provider: str = "openrouter") -> None:
         super().__init__()
         self._provider = provider
+        # OpenRouter's reasoning_details, kept verbatim for the next turn (on the STOP's provider_output).
+        self._details = ReasoningDetails() if provider == "openrouter" else None
+
+    def end(self) -> list[StreamedChunk]:
+        out = self._parts.end()
+        if self._details:
+            _keep(self._details, out)
+        return out
 
     def translate(self, chunk: dict[str, Any] | _WireDone) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
         parts = self._parts
@@ -213,6 +222,8 @@ class OpenAIEventTranslator(_ChatTranslator):
                 continue
             delta = choice.get("delta") or {}
             _reasoning(delta, chunk, out)
+            if self._details is not None and delta.get("reasoning_details"):
+                self._details.add(delta["reasoning_details"])
             _content(delta.get("content"), delta.get("refusal"), chunk, out)
             if delta.get("annotations"):
                 _annotations(delta["annotations"], chunk, out)
@@ -224,12 +235,24 @@ class OpenAIEventTranslator(_ChatTranslator):
             finish = choice.get("finish_reason")
             if finish and not (finish == "error" and error):
                 _finish(parts, finish, chunk, out)
+                if self._details:
+                    _keep(self._details, out)
         usage = chunk.get("usage")
         if usage:
             out.append(StreamedChunk(_USAGE, usage=usage_from_mapping(usage), raw=chunk))
         if error:
             out.append(StreamedChunk(ChunkType.ERROR, error=_in_band(error, self._provider), raw=chunk))
         return out
+
+
+def _keep(details: ReasoningDetails, out: list[StreamedChunk]) -> None:
+    """The STOP among ``out`` carries the reasoning details so far (``Completion.provider_output``)."""
+    for position, chunk in enumerate(out):
+        if chunk.type is ChunkType.STOP:
+            out[position] = StreamedChunk(
+                ChunkType.STOP, finish_reason=chunk.finish_reason, raw_finish_reason=chunk.raw_finish_reason,
+                provider_output=details.output(), raw=chunk.raw,
+            )
 
 
 def _reasoning(delta: dict[str, Any], chunk: Any, out: list[StreamedChunk]) -> None:
@@ -328,6 +351,10 @@ def messages_payload(conversation: Conversation, provider: str = "openai") -> li
             )
         else:
             out.append({"role": message.role, "content": content})
+        if provider == "openrouter" and message.role == "assistant":
+            details = reasoning_details(message)  # as OpenRouter asks: the turn's reasoning, verbatim
+            if details:
+                out[-1]["reasoning_details"] = details
     return out
 
 
