@@ -243,3 +243,29 @@ def test_a_users_own_transport_is_not_closed_with_the_loop(loopback: LoopbackSer
 
     assert asyncio.run(with_ours()) == "built"
     assert ours.closed == 1  # closed by the loop's shutdown
+
+
+def test_loops_closed_without_their_shutdown_are_not_kept_alive(loopback: LoopbackServer) -> None:
+    """A hand-run loop closed without ``shutdown_asyncgens``: its client is forgotten once the next loop
+    builds one (nothing keeps the closed loops alive); with the shutdown, it is closed at once."""
+    import weakref
+
+    wire = _BY_NAME["openrouter"]
+    loopback.default = Scripted(chunks=wire.frames(PIECES))
+    client = client_for(wire, loopback)
+    loops = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # those loops' sockets: nothing could close them
+        for _ in range(5):
+            loop = asyncio.new_event_loop()
+            assert loop.run_until_complete(client.astream_complete("hi")).text == TEXT
+            loop.close()
+            loops.append(weakref.ref(loop))
+            del loop
+        gc.collect()
+    assert sum(ref() is not None for ref in loops) <= 1  # at most the last one, until the next loop comes
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(client.astream_complete("hi"))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    assert len(client._vendor._loops) == 0
