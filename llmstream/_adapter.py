@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ._errors import LLMStreamError
+from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError
 from ._settings import Request
-from ._transport import map_transport_error
+from ._transport import map_transport_error, pool_wait_error
 from ._types import StreamedChunk
 
-__all__ = ["Adapter", "ErrorMapper", "Translator", "to_error"]
+__all__ = ["Adapter", "ErrorMapper", "Translator", "complete", "to_error", "unfinished"]
 
 #: A provider's own mapping of its vendor exceptions; None when the exception is not the vendor's.
 ErrorMapper = Callable[[BaseException], "LLMStreamError | None"]
@@ -33,6 +33,10 @@ class Translator(Protocol):
     def end(self) -> Iterable[StreamedChunk]:
         """Chunks owed when the vendor stream ends (e.g. tool calls never closed explicitly)."""
         ...
+
+    # Optional: ``missing_terminal() -> str | None``, asked when the body ended (before ``end()``):
+    # None when the wire's terminal event (or finish) came, else what was missing, e.g. "message_stop".
+    # The stream then fails with :func:`unfinished`. A translator without it (mock, cache replay) is complete.
 
 
 class Adapter(Protocol):
@@ -67,16 +71,34 @@ class Adapter(Protocol):
 
 
 def to_error(exc: BaseException, provider: str, provider_mapping: ErrorMapper | None = None) -> LLMStreamError:
-    """Ours as they are; then the provider's mapping; then transport failures; else wrapped.
+    """Ours as they are; a pool wait that timed out; then the provider's mapping; then transport failures;
+    else wrapped.
 
     The result has ``provider`` set and the original as ``__cause__`` (unless it already was ours).
     """
     if isinstance(exc, LLMStreamError):
         return exc
-    error = (provider_mapping(exc) if provider_mapping is not None else None) or map_transport_error(exc, provider)
+    error = pool_wait_error(exc, provider)  # before the provider's mapping, which would blame the provider
+    if error is None and provider_mapping is not None:
+        error = provider_mapping(exc)
+    error = error or map_transport_error(exc, provider)
     if error is None:
         error = LLMStreamError(f"unexpected {type(exc).__name__}: {exc}", provider=provider)
     if error.provider is None:
         error.provider = provider
     error.__cause__ = exc
     return error
+
+
+def complete() -> None:
+    """``missing_terminal`` of a translator that does not know its wire's terminal event: nothing missing."""
+
+
+def unfinished(missing: str, chunks: int, provider: str) -> LLMStreamError:
+    """A 200 body that ended before its wire's terminal event (``missing``); with no chunk at all, it held
+    no event. Never an empty or partial success: the partial is attached by the stream state."""
+    if not chunks:
+        return MalformedStreamError(f"the 200 stream ended without a single event (expected {missing})",
+                                    provider=provider)
+    return StreamInterruptedError(f"the stream ended before its terminal event ({missing}): the body was cut "
+                                  "short; what arrived is in .partial", provider=provider)

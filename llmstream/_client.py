@@ -17,7 +17,7 @@ from ._adapter import Translator, to_error
 from ._calls import ConversationLike, PublicCalls
 from ._conversation import as_conversation
 from ._errors import ConfigurationError, LLMStreamError, sanitize
-from ._guard import DEFAULT_MAX_EVENT_BYTES
+from ._guard import DEFAULT_MAX_EVENT_BYTES, stream_request
 from ._keystore import stored_key
 from ._meta import install_hint
 from ._models import resolve_model
@@ -29,6 +29,7 @@ from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
 from ._transport import hard_cancel
 from ._types import Tool
+from ._vendor import VendorClients, close_async_sdk, running_loop
 
 __all__ = ["BaseClient", "ClientAdapter", "ConversationLike", "client", "import_sdk"]
 
@@ -100,9 +101,7 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         self._secrets = _secrets.client_secrets(self._api_key, base_url)  # what no text may show
         _secrets.register(self, self._secrets)
         self._sdk_options = sdk_options
-        self._sync_sdk: Any = None
-        self._async_sdk: Any = None
-        self._async_loop: Any = None
+        self._vendor = VendorClients()  # built once (sync), once per event loop (async), under a lock
 
     def _key_from_env(self) -> str | None:
         for name in self.env_keys:
@@ -130,20 +129,25 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
 
     @property
     def sdk(self) -> Any:
-        """The vendor SDK's sync client (built on first use)."""
-        if self._sync_sdk is None:
-            self._sync_sdk = self._make_sdk(asynchronous=False)
-        return self._sync_sdk
+        """The vendor SDK's sync client (built on first use, once, whatever the number of threads)."""
+        return self._vendor.sync(self._build_sync)
 
     @property
     def async_sdk(self) -> Any:
-        """The vendor SDK's async client, built on first use and again in each new event loop:
-        an httpx2 connection pool is bound to the loop it was made in."""
-        loop = _running_loop()
-        if self._async_sdk is None or self._async_loop is not loop:
-            self._async_sdk = self._make_sdk(asynchronous=True)
-            self._async_loop = loop
-        return self._async_sdk
+        """The vendor SDK's async client of the running event loop, built on its first use in that loop
+        (an httpx2 connection pool is bound to the loop it was made in) and closed with the loop."""
+        return self._vendor.for_loop(running_loop(), self._build_async, self._owns_async_http())
+
+    def _build_sync(self) -> Any:
+        return self._make_sdk(asynchronous=False)
+
+    def _build_async(self) -> Any:
+        return self._make_sdk(asynchronous=True)
+
+    def _owns_async_http(self) -> bool:
+        """Whether the async vendor client's HTTP client is llmstream's own, to close with its event loop
+        (a user's own ``http_client`` or ``transport`` is the user's to close)."""
+        return "http_client" not in self._sdk_options and "transport" not in self._sdk_options
 
     def _warm(self, *, asynchronous: bool) -> None:
         """Build the SDK client before a stream's clock starts: importing an SDK is not latency."""
@@ -155,19 +159,16 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
 
     def close(self) -> None:
         """Close the vendor SDK's sync HTTP client (connection pool)."""
-        if self._sync_sdk is not None and hasattr(self._sync_sdk, "close"):
-            self._sync_sdk.close()
-        self._sync_sdk = None
+        sdk = self._vendor.take_sync()
+        if sdk is not None and hasattr(sdk, "close"):
+            sdk.close()
 
     async def aclose(self) -> None:
-        """Close both HTTP clients."""
+        """Close both HTTP clients (the async one of the running event loop)."""
         self.close()
-        sdk, self._async_sdk = self._async_sdk, None
-        closer = getattr(sdk, "close", None) or getattr(sdk, "aclose", None)
-        if closer is not None:
-            result = closer()
-            if hasattr(result, "__await__"):
-                await result
+        sdk = self._vendor.take_async(running_loop())
+        if sdk is not None:
+            await close_async_sdk(sdk)
 
     def __enter__(self) -> BaseClient:
         return self
@@ -275,10 +276,12 @@ class ClientAdapter:
         self._client._warm(asynchronous=asynchronous)
 
     def open(self, request: Request) -> Any:
-        return self._client._open(request)
+        with stream_request(request.settings.max_event_bytes):  # the byte guard bounds it by this call's limit
+            return self._client._open(request)
 
     async def aopen(self, request: Request) -> Any:
-        return await self._client._aopen(request)
+        with stream_request(request.settings.max_event_bytes):
+            return await self._client._aopen(request)
 
     def translator(self, request: Request) -> Translator:
         return self._client._translator(request)
@@ -294,15 +297,6 @@ class ClientAdapter:
 
     def hard_cancel(self, native: Any) -> None:
         hard_cancel(native)
-
-
-def _running_loop() -> Any:
-    import asyncio
-
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 # -- the factory ---------------------------------------------------------------------------------

@@ -9,34 +9,89 @@ sits on the byte stream the SDK reads, as an httpx2 transport wrapper (:class:`G
   the openai SDK otherwise loses the first event);
 - with ``normalize_sse`` (google-genai, whose reader treats every line that is not ``data: …`` as raw
   JSON), comment lines and ``event:``/``id:``/``retry:`` fields are dropped and ``data:x`` becomes
-  ``data: x``, as the standard reads them.
+  ``data: x``, as the standard reads them;
+- on a stream's own request (:func:`stream_request`, or the :data:`LIMIT_EXTENSION` of the request),
+  the stream's ``max_event_bytes`` is the bound (a per-call value too), and a body that ends without a
+  single ``data:`` line (HTML, a plain JSON object, nothing) raises ``MalformedStreamError`` saying what
+  arrived: a 200 that is no event stream is never an empty success. Whether ``data: [DONE]`` went by
+  is kept (:func:`saw_done`) for the OpenAI chat wire, whose SDK swallows it.
 
 The common case costs a few ``bytes.rfind`` calls per network read, no copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ._errors import MalformedStreamError
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "ByteGuard", "GuardTransport", "AsyncGuardTransport"]
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES", "LIMIT_EXTENSION", "AsyncGuardTransport", "ByteGuard", "GuardTransport", "saw_done",
+    "stream_request",
+]
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+#: An httpx2 request extension naming the stream's ``max_event_bytes`` (for requests a vendor SDK sends
+#: outside :func:`stream_request`, e.g. google-genai's on the first iteration); it also marks a stream request.
+LIMIT_EXTENSION = "llmstream.max_event_bytes"
+_GUARD_EXTENSION = "llmstream.guard"
 _BOM = b"\xef\xbb\xbf"
 _FIELDS_DROPPED = (b"event:", b"id:", b"retry:")
 _BLANK_LINES = (b"\n\n", b"\r\r", b"\r\n\r\n")
+_DATA_LINE = re.compile(rb"[\r\n]data:")
+_DONE_LINE = re.compile(rb"[\r\n]data: ?\[DONE\]")
+_HEAD = 120  # bytes of a body that is no event stream shown in the error
+
+#: The ``max_event_bytes`` of the stream whose request is being sent (None: not a stream's request).
+_STREAM_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("llmstream_stream_limit", default=None)
+
+
+@contextlib.contextmanager
+def stream_request(max_event_bytes: int) -> Iterator[None]:
+    """Requests sent inside this block are a stream's: bounded by its ``max_event_bytes``, checked to be SSE."""
+    token = _STREAM_LIMIT.set(max_event_bytes)
+    try:
+        yield
+    finally:
+        _STREAM_LIMIT.reset(token)
+
+
+def saw_done(response: Any) -> bool:
+    """Whether the body of ``response`` carried a ``data: [DONE]`` line; True when no guard watched it
+    (a custom transport, a compressed body): what cannot be known is not held against the server."""
+    guard = (getattr(response, "extensions", None) or {}).get(_GUARD_EXTENSION)
+    return True if guard is None or not guard.strict else guard.done
 
 
 class ByteGuard:
-    """Sans-IO: ``feed(bytes) -> bytes`` passes the body on, bounded; ``flush()`` at its end."""
+    """Sans-IO: ``feed(bytes) -> bytes`` passes the body on, bounded; ``flush()`` at its end.
 
-    __slots__ = ("_at_start", "_event", "_line", "_max", "_normalize", "_pending", "_tail")
+    ``strict`` (a stream's own response): the body must hold a ``data:`` line; ``done`` tells whether
+    a ``data: [DONE]`` line went by.
+    """
 
-    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False) -> None:
+    __slots__ = (
+        "_at_start", "_content_type", "_event", "_head", "_line", "_max", "_normalize", "_pending", "_recent",
+        "_size", "_tail", "done", "seen_data", "strict",
+    )
+
+    def __init__(
+        self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False, strict: bool = False,
+        content_type: str = "",
+    ) -> None:
         self._max = max_event_bytes
         self._normalize = normalize_sse
+        self.strict = strict
+        self._content_type = content_type
+        self.seen_data = False
+        self.done = False
+        self._recent = b"\n"  # the end of the last read (a body starts at a line start)
+        self._head = b""
+        self._size = 0
         self._at_start = True
         self._line = 0  # bytes of the line still open
         self._event = 0  # bytes since the last blank line
@@ -49,6 +104,8 @@ class ByteGuard:
             if not data:
                 return b""
         self._measure(data)
+        if self.strict:
+            self._watch(data)
         if self._normalize:
             return self._normalized(data)
         return data
@@ -57,11 +114,41 @@ class ByteGuard:
         if self._at_start:  # a body shorter than a BOM: what was held is the body
             self._at_start = False
             held, self._tail = self._tail, b""
+            if self.strict:
+                self._watch(held)
+                self._not_events()
             return held
+        if self.strict:
+            self._not_events()
         if self._normalize and self._pending:
             line, self._pending = self._pending, b""
             return self._normalize_line(line)
         return b""
+
+    def _watch(self, data: bytes) -> None:
+        """Strict mode, per read: a ``data:`` line (until the first), ``data: [DONE]``, the first bytes."""
+        if self._size < _HEAD:
+            self._head += data[: _HEAD - self._size]
+        self._size += len(data)
+        across = self._recent + data[:16]  # a line start split across two reads
+        if not self.seen_data and (_DATA_LINE.search(across) or _DATA_LINE.search(data)):
+            self.seen_data = True
+        if not self.done and (_DONE_LINE.search(across) or (b"[DONE]" in data and _DONE_LINE.search(data))):
+            self.done = True
+        self._recent = data[-16:] if len(data) >= 16 else (self._recent + data)[-16:]
+
+    def _not_events(self) -> None:
+        """The body ended: without a single ``data:`` line it was no event stream."""
+        if self.seen_data:
+            return
+        what = "an event stream without a single event" if "event-stream" in self._content_type else (
+            "not an event stream"
+        )
+        head = f", starting {self._head!r}" if self._head else ""
+        raise MalformedStreamError(
+            f"the 200 response to a streaming request is {what}: content-type {self._content_type or 'none'!r}, "
+            f"{self._size} bytes{head}"
+        )
 
     def _strip_bom(self, data: bytes) -> bytes:
         held = self._tail + data
@@ -193,7 +280,12 @@ def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool
     if response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
         return response  # compressed: the raw bytes are not lines (the SDK decodes them)
     content_type = response.headers.get("content-type", "")
-    guard = ByteGuard(max_event_bytes, normalize_sse=normalize_sse and "event-stream" in content_type)
+    limit = request.extensions.get(LIMIT_EXTENSION) or _STREAM_LIMIT.get()  # a stream's request: its own limit
+    guard = ByteGuard(
+        limit or max_event_bytes, normalize_sse=normalize_sse and "event-stream" in content_type,
+        strict=limit is not None, content_type=content_type,
+    )
+    response.extensions[_GUARD_EXTENSION] = guard
     return httpx2.Response(
         status_code=response.status_code,
         headers=response.headers,

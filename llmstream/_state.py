@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._accumulator import StreamingAccumulator
-from ._adapter import Translator
+from ._adapter import Translator, complete, unfinished
 from ._errors import CallbackError, ContentLimitError, LLMStreamError, OutputValidationError, StreamTimeoutError
 from ._options import ProcessorLike, StreamingOptions
 from ._output import OutputSpec
@@ -217,6 +217,9 @@ class StreamState:
     def finish(self, translator: Translator) -> tuple[StreamedChunk, ...]:
         """The vendor stream ended: the translator's owed chunks, then anything still held."""
         due: list[StreamedChunk] = []
+        missing = None if self.ended else getattr(translator, "missing_terminal", complete)()
+        if missing is not None:  # before end(): its inferred finish must not hide a body cut short
+            raise unfinished(missing, self.acc.chunks, self.provider)
         for chunk in translator.end():
             due.extend(self.accept(chunk))
         for index, processor in enumerate(self.processors):

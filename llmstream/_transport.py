@@ -17,7 +17,7 @@ from ._settings import Settings
 
 __all__ = [
     "AsyncNative", "StreamClosing", "connection_closed", "guarded_http_client", "guarded_transport", "hard_cancel",
-    "INFLIGHT", "http_timeout", "map_transport_error",
+    "INFLIGHT", "http_timeout", "map_transport_error", "pool_wait_error",
     "read_to_end", "run_down", "shutdown_response",
 ]
 
@@ -191,10 +191,32 @@ def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any
     return cls(timeout=http_timeout(settings), **kwargs)
 
 
+def pool_wait_error(exc: BaseException, provider: str) -> LLMStreamError | None:
+    """A wait for a free connection of the client's own pool that timed out (httpx2's ``PoolTimeout``, also
+    when a vendor SDK wrapped it, e.g. openai's ``APITimeoutError``): the provider was never asked, so the
+    error says so instead of blaming a slow provider."""
+    import httpx2
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, httpx2.PoolTimeout):
+            return StreamTimeoutError(
+                "no free connection in this client's HTTP connection pool in time (every connection was busy "
+                "with its other streams): the request was never sent to the provider; allow more connections "
+                "or fewer concurrent streams per client", provider=provider,
+            )
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def map_transport_error(exc: BaseException, provider: str) -> LLMStreamError | None:
     """httpx2 transport failures and undecodable frames, common to every provider."""
     import httpx2
 
+    if isinstance(exc, httpx2.PoolTimeout):
+        return pool_wait_error(exc, provider)
     if isinstance(exc, httpx2.TimeoutException):
         if isinstance(exc, httpx2.ConnectTimeout):
             return StreamTimeoutError(f"connect timed out: {exc}", provider=provider)

@@ -241,6 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # listen backlog: hundreds of concurrent streams connect at once (default 5)
     owner: LoopbackServer
 
     def process_request(self, request: Any, client_address: Any) -> None:

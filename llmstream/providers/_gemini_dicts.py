@@ -144,6 +144,9 @@ class GeminiDictTranslator:
                 blocked(parts, str(feedback["blockReason"]), event, out)
         return out
 
+    def missing_terminal(self) -> str | None:
+        return None if self._parts.finished else "a finishReason"  # (or a blocked prompt's blockReason)
+
     def end(self) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []
         self._partial.close(self._parts, None, out)

@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import MalformedStreamError
+from .._guard import LIMIT_EXTENSION
 from .._settings import Settings
 from .._transport import INFLIGHT, AsyncNative, StreamClosing, connection_closed, http_timeout
 from ._gemini_events import GeminiEventResponse
@@ -58,6 +59,8 @@ def event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, list
             raise StreamClosing
         settings = default if sink is None else sink.settings
         request.extensions[INFLIGHT] = getattr(sink, "inflight", None)  # sent on a read: cancel() aborts it too
+        if sink is not None:  # sent on the stream's first iteration: the byte guard needs its limit
+            request.extensions[LIMIT_EXTENSION] = settings.max_event_bytes
         # The SDK passes a timeout (none at all unless HttpOptions.timeout) with every request: ours wins.
         request.extensions["timeout"] = http_timeout(settings).as_dict()
         if settings.total_timeout is not None:  # a server deadline: the total budget, never the idle gap

@@ -106,6 +106,9 @@ class GeminiTranslator:
             blocked(parts, _name(event.prompt_feedback.block_reason), event, out)
         return out
 
+    def missing_terminal(self) -> str | None:
+        return None if self._parts.finished else "a finishReason"  # (or a blocked prompt's blockReason)
+
     def end(self) -> list[StreamedChunk]:
         out: list[StreamedChunk] = []  # usage is cumulative: a call still in pieces and a missing finish are owed
         self._partial.close(self._parts, None, out)

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import MalformedStreamError
-from .._guard import DEFAULT_MAX_EVENT_BYTES
+from .._guard import DEFAULT_MAX_EVENT_BYTES, saw_done
 from .._transport import read_to_end, shutdown_response
 from ..sse import SSEDecoder
 
-__all__ = ["EventResponse", "JSONEventParser"]
+__all__ = ["ChatStream", "EventResponse", "JSONEventParser", "achat_events"]
 
 
 class JSONEventParser:
@@ -53,14 +54,20 @@ class JSONEventParser:
 
 
 class EventResponse:
-    """A native stream: an open httpx2 response yielding decoded event dicts (``close``/``cancel`` as the SDKs')."""
+    """A native stream: an open httpx2 response yielding decoded event dicts (``close``/``cancel`` as the SDKs').
 
-    __slots__ = ("max_event_bytes", "provider", "response")
+    ``done_event`` (the chat wire's ``WIRE_DONE``) is yielded last when the body said ``[DONE]``.
+    """
 
-    def __init__(self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+    __slots__ = ("done_event", "max_event_bytes", "provider", "response")
+
+    def __init__(
+        self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, done_event: Any = None
+    ) -> None:
         self.response = response
         self.provider = provider
         self.max_event_bytes = max_event_bytes
+        self.done_event = done_event
 
     def __iter__(self) -> Iterator[Any]:
         parser = JSONEventParser(self.provider, self.max_event_bytes)
@@ -69,6 +76,8 @@ class EventResponse:
             yield from parser.feed(data)
             if parser.done:
                 read_to_end(self.response, chunks, _DRAIN_SECONDS)  # as _aiter: the connection goes back
+                if self.done_event is not None:
+                    yield self.done_event
                 return
 
     async def _aiter(self) -> AsyncIterator[Any]:
@@ -79,6 +88,8 @@ class EventResponse:
                 yield event
             if parser.done:
                 await _read_to_end(chunks)
+                if self.done_event is not None:
+                    yield self.done_event
                 return
 
     def __aiter__(self) -> AsyncIterator[Any]:
@@ -106,3 +117,34 @@ async def _read_to_end(chunks: AsyncIterator[bytes]) -> None:
 
     with contextlib.suppress(Exception):  # asyncio.TimeoutError, or a transport error after the answer
         await asyncio.wait_for(discard(), _DRAIN_SECONDS)
+
+
+class ChatStream:
+    """The openai SDK's chat ``Stream``, then ``done_event`` when its body said ``data: [DONE]`` (which
+    the SDK swallows; the byte guard saw it go by). Sync; ``itertools.chain``: nothing per chunk."""
+
+    __slots__ = ("_events", "_stream", "response")
+
+    def __init__(self, stream: Any, done_event: Any) -> None:
+        self._stream = stream
+        self.response = stream.response
+        self._events = itertools.chain(stream, _done(stream.response, done_event))
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._events
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _done(response: Any, done_event: Any) -> Iterator[Any]:
+    if saw_done(response):
+        yield done_event
+
+
+async def achat_events(stream: Any, done_event: Any) -> AsyncIterator[Any]:
+    """The async twin of :class:`ChatStream`'s events."""
+    async for event in stream:
+        yield event
+    if saw_done(stream.response):
+        yield done_event

@@ -15,10 +15,12 @@ from .._conversation import Conversation
 from .._errors import InBandError
 from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage, text_chunk
 from ._parts import Parts
+from ._reasoning_details import ReasoningDetails, reasoning_details
 from ._server_tools import citation_from_annotation
 
 __all__ = [
     "FINISH_REASONS",
+    "WIRE_DONE",
     "OpenAIEventTranslator",
     "OpenAITranslator",
     "messages_payload",
@@ -43,16 +45,45 @@ _REFUSAL = ChunkType.REFUSAL
 _USAGE = ChunkType.USAGE
 
 
-class _ChatTranslator:
-    """What both translators share: one parts manager per stream, and its end."""
+class _WireDone:
+    """The native streams' last event when the body carried ``data: [DONE]`` (which the openai SDK and
+    ``_openai_events`` swallow): the chat wire's terminal event. It looks like an empty chunk to both
+    translators' hot paths (no choices, no usage), so only their slow path tests for it."""
 
-    __slots__ = ("_parts",)
+    __slots__ = ()
+    choices = ()
+    usage = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "WIRE_DONE"
+
+
+WIRE_DONE = _WireDone()
+
+
+class _ChatTranslator:
+    """What both translators share: one parts manager per stream, its end, and whether the wire's
+    terminal event (a finish_reason, or ``[DONE]``: compatible servers may send either alone) came."""
+
+    __slots__ = ("_done", "_parts")
 
     def __init__(self) -> None:
         self._parts = Parts()
+        self._done = False
 
     def end(self) -> list[StreamedChunk]:
         return self._parts.end()
+
+    def missing_terminal(self) -> str | None:
+        """What the body lacked to be complete (None: it ended properly); asked before :meth:`end`,
+        whose inferred finish must not hide a body cut short."""
+        return None if self._done or self._parts.finished else "a finish_reason or data: [DONE]"
 
 
 def _content(content: str | None, refusal: str | None, raw: Any, out: list[StreamedChunk]) -> None:
@@ -103,6 +134,9 @@ class OpenAITranslator(_ChatTranslator):
                 and delta.refusal is None
             ):
                 return (text_chunk(delta.content, chunk),)
+        if chunk is WIRE_DONE:
+            self._done = True
+            return ()
         out: list[StreamedChunk] = []
         if not parts.started:
             out.append(parts.start(chunk.id, chunk.model, chunk))
@@ -140,13 +174,21 @@ class OpenAIEventTranslator(_ChatTranslator):
     ``{"error": …}`` member of a chunk, which becomes an ERROR chunk after what the chunk carried.
     """
 
-    __slots__ = ("_provider",)
+    __slots__ = ("_details", "_provider")
 
     def __init__(self, provider: str = "openrouter") -> None:
         super().__init__()
         self._provider = provider
+        # OpenRouter's reasoning_details, kept verbatim for the next turn (on the STOP's provider_output).
+        self._details = ReasoningDetails() if provider == "openrouter" else None
 
-    def translate(self, chunk: dict[str, Any]) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
+    def end(self) -> list[StreamedChunk]:
+        out = self._parts.end()
+        if self._details:
+            _keep(self._details, out)
+        return out
+
+    def translate(self, chunk: dict[str, Any] | _WireDone) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
         parts = self._parts
         choices = chunk.get("choices")
         if parts.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
@@ -168,6 +210,9 @@ class OpenAIEventTranslator(_ChatTranslator):
                     return (text_chunk(content, chunk),)
                 if not delta.get("annotations"):
                     return ()
+        if chunk is WIRE_DONE:
+            self._done = True
+            return ()
         out: list[StreamedChunk] = []
         if not parts.started:
             out.append(parts.start(chunk.get("id"), chunk.get("model"), chunk))
@@ -177,6 +222,8 @@ class OpenAIEventTranslator(_ChatTranslator):
                 continue
             delta = choice.get("delta") or {}
             _reasoning(delta, chunk, out)
+            if self._details is not None and delta.get("reasoning_details"):
+                self._details.add(delta["reasoning_details"])
             _content(delta.get("content"), delta.get("refusal"), chunk, out)
             if delta.get("annotations"):
                 _annotations(delta["annotations"], chunk, out)
@@ -188,12 +235,24 @@ class OpenAIEventTranslator(_ChatTranslator):
             finish = choice.get("finish_reason")
             if finish and not (finish == "error" and error):
                 _finish(parts, finish, chunk, out)
+                if self._details:
+                    _keep(self._details, out)
         usage = chunk.get("usage")
         if usage:
             out.append(StreamedChunk(_USAGE, usage=usage_from_mapping(usage), raw=chunk))
         if error:
             out.append(StreamedChunk(ChunkType.ERROR, error=_in_band(error, self._provider), raw=chunk))
         return out
+
+
+def _keep(details: ReasoningDetails, out: list[StreamedChunk]) -> None:
+    """The STOP among ``out`` carries the reasoning details so far (``Completion.provider_output``)."""
+    for position, chunk in enumerate(out):
+        if chunk.type is ChunkType.STOP:
+            out[position] = StreamedChunk(
+                ChunkType.STOP, finish_reason=chunk.finish_reason, raw_finish_reason=chunk.raw_finish_reason,
+                provider_output=details.output(), raw=chunk.raw,
+            )
 
 
 def _reasoning(delta: dict[str, Any], chunk: Any, out: list[StreamedChunk]) -> None:
@@ -292,6 +351,10 @@ def messages_payload(conversation: Conversation, provider: str = "openai") -> li
             )
         else:
             out.append({"role": message.role, "content": content})
+        if provider == "openrouter" and message.role == "assistant":
+            details = reasoning_details(message)  # as OpenRouter asks: the turn's reasoning, verbatim
+            if details:
+                out[-1]["reasoning_details"] = details
     return out
 
 

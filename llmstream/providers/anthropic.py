@@ -69,7 +69,7 @@ class AnthropicTranslator:
     that came with its start block.
     """
 
-    __slots__ = ("_output_blocks", "_output_tool", "_parts", "_pending_signature", "_prompt", "_server")
+    __slots__ = ("_output_blocks", "_output_tool", "_parts", "_pending_signature", "_prompt", "_server", "_stopped")
 
     def __init__(self, output_tool: str | None = None) -> None:
         # Structured output through a forced tool: that tool's input deltas are the answer's TEXT.
@@ -79,6 +79,7 @@ class AnthropicTranslator:
         self._server: AnthropicServerTools | None = None  # made at the first server-tool block
         self._prompt: tuple[int, int, int] = (0, 0, 0)  # input, cache read, cache creation
         self._pending_signature: dict[int, str] = {}
+        self._stopped = False  # message_stop came
 
     def translate(self, event: Any) -> tuple[StreamedChunk, ...] | list[StreamedChunk]:
         kind = event.type
@@ -100,7 +101,13 @@ class AnthropicTranslator:
             return self._message_start(event)
         if kind == "error":  # only seen when events come from elsewhere: the SDK raises these itself
             return (StreamedChunk(ChunkType.ERROR, error=_in_band(getattr(event, "error", None)), raw=event),)
+        if kind == "message_stop":
+            self._stopped = True
         return _NO_CHUNKS  # ping, message_stop, and event types newer than this code
+
+    def missing_terminal(self) -> str | None:
+        """The message's end (``message_stop``, or a ``stop_reason``) never came: None when it did."""
+        return None if self._stopped or self._parts.finished else "message_stop"
 
     def end(self) -> list[StreamedChunk]:
         """Blocks that never closed (a stream that ended early): keep signatures, finish tool calls;

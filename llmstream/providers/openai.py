@@ -11,8 +11,8 @@ from .._output import response_format
 from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, guarded_http_client, http_timeout
-from ._openai_events import EventResponse
-from ._openai_wire import OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
+from ._openai_events import ChatStream, EventResponse, achat_events
+from ._openai_wire import WIRE_DONE, OpenAIEventTranslator, OpenAITranslator, messages_payload, tools_payload
 from ._passthrough import into_extra_body
 
 __all__ = ["OpenAIClient", "OpenAITranslator", "map_openai_error"]
@@ -110,20 +110,20 @@ class OpenAIClient(BaseClient):
     def _open(self, request: Request) -> Any:
         completions = self.sdk.chat.completions
         if self.sdk_models:
-            return completions.create(**self._params(request))
+            return ChatStream(completions.create(**self._params(request)), WIRE_DONE)
         # Entering sends the request and raises the SDK's error for a bad status; closing the
         # httpx2 response is all its context manager's exit would do.
         response = completions.with_streaming_response.create(**self._params(request)).__enter__().http_response
-        return EventResponse(response, self.provider, request.settings.max_event_bytes)
+        return EventResponse(response, self.provider, request.settings.max_event_bytes, WIRE_DONE)
 
     async def _aopen(self, request: Request) -> AsyncNative:
         completions = self.async_sdk.chat.completions
         if self.sdk_models:
             stream = await completions.create(**self._params(request))
-            return AsyncNative(stream, stream.close, response=stream.response)
+            return AsyncNative(achat_events(stream, WIRE_DONE), stream.close, response=stream.response)
         manager = completions.with_streaming_response.create(**self._params(request))
         response = (await manager.__aenter__()).http_response
-        events = EventResponse(response, self.provider, request.settings.max_event_bytes)
+        events = EventResponse(response, self.provider, request.settings.max_event_bytes, WIRE_DONE)
         return AsyncNative(events, response.aclose, response=response)
 
     def _translator(self, request: Request) -> OpenAITranslator | OpenAIEventTranslator:

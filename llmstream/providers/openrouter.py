@@ -19,7 +19,7 @@ from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, guarded_http_client, http_timeout
 from ._openai_events import EventResponse, JSONEventParser
-from ._openai_wire import OpenAIEventTranslator, messages_payload, tools_payload
+from ._openai_wire import WIRE_DONE, OpenAIEventTranslator, messages_payload, tools_payload
 
 __all__ = ["DEFAULT_BASE_URL", "JSONEventParser", "OpenRouterClient", "OpenRouterTranslator"]
 
@@ -115,7 +115,7 @@ class OpenRouterClient(BaseClient):
             finally:
                 response.close()
             self._raise_for_status(response, body)
-        return EventResponse(response, self.provider, request.settings.max_event_bytes)
+        return EventResponse(response, self.provider, request.settings.max_event_bytes, WIRE_DONE)
 
     async def _aopen(self, request: Request) -> AsyncNative:
         http = self.async_sdk
@@ -126,7 +126,7 @@ class OpenRouterClient(BaseClient):
             finally:
                 await response.aclose()
             self._raise_for_status(response, body)
-        events = EventResponse(response, self.provider, request.settings.max_event_bytes)
+        events = EventResponse(response, self.provider, request.settings.max_event_bytes, WIRE_DONE)
         return AsyncNative(events, response.aclose, response=response)
 
     def _translator(self, request: Request) -> OpenAIEventTranslator:
