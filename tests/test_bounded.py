@@ -19,7 +19,8 @@ from tests.loopback import (
 from tests.test_resilience import PIECES, WIRES, Wire, client_for
 
 LIMIT = 64 * 1024
-BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic", "gemini")]
+BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic",
+                                              "anthropic-sdk_models=False", "gemini")]
 
 
 @pytest.mark.parametrize("wire", BOUNDED, ids=[w.name for w in BOUNDED])
