@@ -11,6 +11,7 @@ real recording and the SDK's event filtering (pings, unnamed events, empty data)
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from llmstream import ChunkType, Completion, InBandError, LLMStreamError, MalformedStreamError
 from llmstream.providers._anthropic_dicts import AnthropicEventParser, AnthropicEventTranslator
+from llmstream.sse import SSEDecoder
 from tests.conftest import SHARED_CASSETTES
 from tests.helpers import collect
 from tests.loopback import LoopbackServer, Scripted
@@ -201,3 +203,58 @@ def test_the_dict_translator_reads_what_the_sdk_translator_reads() -> None:
     assert all(chunk.raw is None or isinstance(chunk.raw, dict) for chunk in chunks)
     error = AnthropicEventTranslator().translate({"type": "error", "error": {"type": "api_error", "message": "x"}})
     assert error[0].type is ChunkType.ERROR and error[0].error is not None and error[0].error.code == "api_error"
+
+
+def _decoder_events(body: bytes) -> tuple[list[Any], str | None]:
+    """The reference: the WHATWG decoder alone, filtered as the SDK filters (its error kind, if any)."""
+    decoder, out = SSEDecoder(), []
+    for event in decoder.feed(body):
+        if event.event in ("ping", "message") or (not event.data and event.event != "error"):
+            continue
+        if event.event == "error":
+            return out, "in-band"
+        try:
+            out.append(json.loads(event.data))
+        except ValueError:
+            return out, "malformed"
+    return out, None
+
+
+def _parsed(pieces: list[bytes]) -> tuple[list[Any], str | None]:
+    parser, out = AnthropicEventParser("anthropic"), []
+    for piece in pieces:
+        out += parser.feed(piece)
+        if parser.error is not None:
+            return out, "in-band" if isinstance(parser.error, InBandError) else "malformed"
+    return out, None
+
+
+_ODD_FRAMES = [
+    b"event: ping\ndata: {}\n\n", b": a comment\n\n", b'data: {"type":"unnamed"}\n\n', b'event: a\ndata: {"a":\n',
+    b"data: 1}\n\n", b'event: m\r\ndata: {"k":1}\r\n\r\n', b"\xef\xbb\xbf", b'event: x\ndata:  {"s": 1} \n\n',
+    b"event: x\n\n\n", b"id: 3\nevent: q\ndata: [1]\n\n", b"event: x\ndata: {bad\n\n",
+    'event: u\ndata: "é川"\n\n'.encode(),
+    b'event: error\ndata: {"type":"error","error":{"type":"e"}}\n\n', b"event:x\ndata:[2]\n\n", b"\n",
+]
+
+
+def test_the_frame_splitter_reads_what_the_decoder_reads_from_any_chunking() -> None:
+    import random
+
+    frames = anthropic_stream(anthropic_text_events(["Alpha ", "beta ", "gamma"], thinking_pieces=["t", "u"],
+                                                    tool_uses=[{"name": "f", "input": {"x": 1}}]))
+    rng = random.Random(19)
+    for _ in range(1500):
+        parts = list(frames[: rng.randint(0, len(frames))])
+        for _ in range(rng.randint(0, 4)):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(_ODD_FRAMES))
+        body = b"".join(parts)
+        if len(body) > 1 and rng.random() < 0.5:
+            cuts = sorted(rng.sample(range(1, len(body)), min(len(body) - 1, rng.randint(1, 12))))
+            parts = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        assert _parsed(parts) == _decoder_events(body), parts
+    # A read that ends inside an event whose next line, in the next read, looks like a frame's start.
+    one = frames[0]
+    tricky = [one, one + b"data: [1]\n", b"event: x\ndata: [2]\n\n", one]
+    assert _parsed(tricky) == _decoder_events(b"".join(tricky)) == ([{"type": "message_start", **{
+        k: v for k, v in json.loads(one.split(b"data: ")[1]).items() if k != "type"}}] * 2, "malformed")

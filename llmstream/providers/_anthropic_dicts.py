@@ -16,7 +16,8 @@ and dicts alike); only the dispatch on the event and the hot deltas are read fro
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+import json.scanner
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from .._errors import InBandError, LLMStreamError, MalformedStreamError
@@ -94,20 +95,84 @@ class AnthropicEventParser:
 
     An error (an ``event: error``, or an event that is not JSON) is kept in :attr:`error` and stops the
     parsing, so that the events decoded before it in the same read are still handed out first.
+
+    The frames Anthropic sends are all ``event: <name>\ndata: <json>\n\n``; complete frames of exactly
+    that shape are split here with a few ``bytes`` operations, and everything else (CRs, comments, ids,
+    several ``data`` lines, a frame cut across reads, the start of the body with its BOM) goes through
+    the WHATWG decoder (:class:`~llmstream.sse.SSEDecoder`). The split happens only where the decoder
+    holds nothing (after a blank line), so both read the same events from any chunking.
     """
 
-    __slots__ = ("_decoder", "error", "events", "provider")
+    __slots__ = ("_decoder", "_fast", "_idle", "_limit", "error", "events", "provider")
 
     def __init__(self, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         # One knob: a line may be as long as an event.
         self._decoder = SSEDecoder(max_line_bytes=max_event_bytes, max_event_bytes=max_event_bytes)
+        self._limit = max_event_bytes
+        self._fast = True  # False once a CR was seen: the decoder then reads everything
+        self._idle = False  # the decoder holds no partial line or event (never before the first frame)
         self.provider = provider
         self.events = 0
         self.error: LLMStreamError | None = None
 
     def feed(self, data: bytes) -> list[Any]:
-        out = []
-        loads = json.loads
+        out: list[Any] = []
+        if not self._fast or b"\r" in data:
+            self._fast = False
+            self._decoded(data, out)
+            return out
+        if not self._idle:
+            end = data.find(b"\n\n")
+            if end < 0:
+                self._decoded(data, out)
+                return out
+            end += 2
+            self._decoded(data[:end], out)  # the decoder's pending event ends here: it is idle again
+            self._idle = True
+            if self.error is not None:
+                return out
+            data = data[end:]
+        end = data.rfind(b"\n\n") + 2
+        if end == 1:  # no blank line: a frame cut by the read, kept by the decoder
+            if data:
+                self._decoded(data, out)
+                self._idle = False
+            return out
+        self._split(data[:end] if end < len(data) else data, out)
+        if end < len(data) and self.error is None:  # the rest: a frame cut by the read
+            self._decoded(data[end:], out)
+            self._idle = False
+        return out
+
+    def _split(self, frames: bytes, out: list[Any]) -> None:
+        """Complete frames (``frames`` ends with a blank line; the decoder is idle)."""
+        if len(frames) > self._limit:
+            self._decoded(frames, out)  # the decoder enforces the bound
+            return
+        start = 0
+        size = len(frames)
+        while start < size:
+            end = frames.find(b"\n\n", start)
+            data_at = frames.find(b"\ndata: ", start, end) if end >= 0 else -1
+            if (
+                data_at < 0
+                or not frames.startswith(b"event: ", start)
+                or frames.find(b"\n", data_at + 1, end) >= 0
+            ):
+                self._decoded(frames[start:], out)  # any other shape: the decoder reads the rest
+                return
+            name = frames[start + 7 : data_at]
+            payload = frames[data_at + 7 : end].decode("utf-8", "replace")
+            start = end + 2
+            if name == b"ping" or not payload:
+                continue
+            if name == b"error":
+                self.error = _error_event(payload, self.provider)
+                return
+            if not self._event(payload, out):
+                return
+
+    def _decoded(self, data: bytes, out: list[Any]) -> None:
         for event in self._decoder.feed(data):
             name = event.event
             if name in _SKIPPED:
@@ -115,20 +180,32 @@ class AnthropicEventParser:
             payload = event.data
             if name == "error":
                 self.error = _error_event(payload, self.provider)
-                break
-            if not payload:
-                continue
-            self.events += 1
+                return
+            if payload and not self._event(payload, out):
+                return
+
+    def _event(self, payload: str, out: list[Any]) -> bool:
+        self.events += 1
+        try:
+            value, end = _scan(payload, 0)
+            if end != len(payload):
+                value = json.loads(payload)  # trailing whitespace, or the error for trailing data
+        except (StopIteration, ValueError):
             try:
-                out.append(loads(payload))
+                value = json.loads(payload)  # leading whitespace, or the error message
             except ValueError as exc:
                 shown = payload if len(payload) <= 120 else payload[:120] + "…"
                 self.error = MalformedStreamError(
                     f"event {self.events} is not JSON ({exc}): {shown!r}", provider=self.provider
                 )
                 self.error.__cause__ = exc
-                break
-        return out
+                return False
+        out.append(value)
+        return True
+
+
+#: ``json.loads`` without its two Python frames: the C scanner, ``(value, end)``; StopIteration on junk.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def _error_event(payload: str, provider: str) -> InBandError:
