@@ -144,19 +144,22 @@ def http_timeout(settings: Settings) -> Any:
     return httpx2.Timeout(connect=settings.timeout, read=read, write=read, pool=settings.timeout)
 
 
-def guarded_transport(settings: Settings, *, asynchronous: bool, normalize_sse: bool = False) -> Any:
+def guarded_transport(
+    settings: Settings, *, asynchronous: bool, normalize_sse: bool = False, guard: bool = True
+) -> Any:
     """An httpx2 transport behind the byte guard (bounded lines/events, BOM dropped), pooled like the
-    openai/anthropic SDKs (1,000 connections, 100 kept alive)."""
+    openai/anthropic SDKs (1,000 connections, 100 kept alive). ``guard=False``: the pooled transport
+    alone, for a body llmstream decodes itself (its SSE decoder bounds lines and events)."""
     import httpx2
 
     from ._guard import AsyncGuardTransport, GuardTransport
 
     limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
     if asynchronous:
-        return AsyncGuardTransport(
-            httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
-        )
-    return GuardTransport(httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
+        inner: Any = httpx2.AsyncHTTPTransport(limits=limits)
+        return AsyncGuardTransport(inner, settings.max_event_bytes, normalize_sse=normalize_sse) if guard else inner
+    inner = httpx2.HTTPTransport(limits=limits)
+    return GuardTransport(inner, settings.max_event_bytes, normalize_sse=normalize_sse) if guard else inner
 
 
 def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any) -> Any:

@@ -19,7 +19,7 @@ from .._errors import (
 )
 from .._settings import Request
 from .._status import error_for_status
-from .._transport import AsyncNative, guarded_http_client, http_timeout
+from .._transport import AsyncNative, guarded_http_client, guarded_transport, http_timeout
 from ._anthropic_dicts import AnthropicEventResponse, AnthropicEventTranslator
 from ._anthropic_events import FINISH_REASONS, AnthropicTranslator, in_band_error
 from ._anthropic_wire import messages_payload, tools_payload
@@ -100,7 +100,11 @@ class AnthropicClient(BaseClient):
     def _http_client_option(self, asynchronous: bool) -> dict[str, Any]:
         if "http_client" in self._sdk_options:
             return {}  # the user's own client wins
-        return {"http_client": guarded_http_client(self.settings, asynchronous=asynchronous)}
+        if self.sdk_models:
+            return {"http_client": guarded_http_client(self.settings, asynchronous=asynchronous)}
+        # The fast path's own decoder bounds lines and events and drops a BOM: no byte guard below it.
+        transport = guarded_transport(self.settings, asynchronous=asynchronous, guard=False)
+        return {"http_client": guarded_http_client(self.settings, asynchronous=asynchronous, transport=transport)}
 
     def _params(self, request: Request) -> dict[str, Any]:
         conversation = request.conversation
