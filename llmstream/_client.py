@@ -23,7 +23,7 @@ from ._meta import install_hint
 from ._models import resolve_model
 from ._observe import CacheAdapter, Watch, plan_cache, watch_for
 from ._options import StreamingOptions
-from ._output import output_spec
+from ._output import OutputAdapter, output_mechanism, output_spec
 from ._registry import PROVIDERS, resolve
 from ._settings import SETTING_NAMES, Request, Settings
 from ._stream import AsyncStream, Stream
@@ -62,8 +62,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         timeout: float | None = 10.0,
         idle_timeout: float | None = 60.0,
         total_timeout: float | None = None,
+        first_chunk_timeout: float | None = 600.0,
+        retry_on_timeout: bool = False,
         max_content_chars: int | None = None,
         retry_backoff: float = 0.5,
+        retry_after_cap: float = 30.0,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         cache: Any = None,
         cache_mode: str = "read_write",
@@ -86,8 +89,11 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
             timeout=timeout,
             idle_timeout=idle_timeout,
             total_timeout=total_timeout,
+            first_chunk_timeout=first_chunk_timeout,
+            retry_on_timeout=retry_on_timeout,
             max_content_chars=max_content_chars,
             retry_backoff=retry_backoff,
+            retry_after_cap=retry_after_cap,
             max_event_bytes=max_event_bytes,
         )
         self._api_key = api_key if api_key is not None else self._key_from_env()
@@ -250,6 +256,8 @@ class BaseClient(PublicCalls[Stream, AsyncStream], abc.ABC):
         watch = watch_for(self, request, plan)
         if plan is not None and plan.entry is not None:
             return CacheAdapter(self.provider, plan.entry), watch
+        if request.output is not None:  # a rejected request says it asked for structured output
+            return OutputAdapter(self.adapter(), output_mechanism(self.provider, request.model)), watch
         return self.adapter(), watch
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 from ._errors import ConfigurationError
-from ._types import ChunkType, Completion, StreamedChunk, Usage
+from ._events_json import chunk_json, completion_json, error_json, usage_json
+from ._types import ChunkType, StreamedChunk, Usage
 
 if TYPE_CHECKING:
     from ._client import BaseClient
@@ -222,64 +223,16 @@ class _Lanes:
 # -- --json: one object per line, the result last --------------------------------------------------------
 
 
-def _usage_json(usage: Usage | None) -> dict[str, Any] | None:
-    return None if usage is None else {**attrs.asdict(usage), "total_tokens": usage.total_tokens}
-
-
-def _error_json(error: BaseException | None) -> dict[str, Any] | None:
-    if error is None:
-        return None
-    data: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
-    status = getattr(error, "status_code", None)
-    if status is not None:
-        data["status_code"] = status
-    return data
-
-
-def _chunk_json(chunk: StreamedChunk) -> dict[str, Any]:
-    kind = chunk.type
-    data: dict[str, Any] = {"type": kind.value}
-    if kind in (ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL):
-        data["text"] = chunk.text
-    elif chunk.tool_call is not None:
-        data["tool_call"] = {k: v for k, v in attrs.asdict(chunk.tool_call).items() if v is not None}
-    elif kind is ChunkType.USAGE:
-        data["usage"] = _usage_json(chunk.usage)
-    elif kind is ChunkType.STOP:
-        data["finish_reason"] = chunk.finish_reason.value if chunk.finish_reason else None
-    elif kind is ChunkType.START:
-        data.update({k: v for k, v in (("id", chunk.id), ("model", chunk.model)) if v is not None})
-    elif chunk.error is not None:
-        data["error"] = _error_json(chunk.error)
-    return data
-
-
-def _completion_json(completion: Completion) -> dict[str, Any]:
-    return {
-        "text": completion.text,
-        "reasoning": completion.reasoning,
-        "refusal": completion.refusal,
-        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in completion.tool_calls],
-        "usage": _usage_json(completion.usage),
-        "finish_reason": completion.finish_reason.value if completion.finish_reason else None,
-        "model": completion.model,
-        "provider": completion.provider,
-        "cached": completion.cached,
-        "stats": attrs.asdict(completion.stats),
-        "error": _error_json(completion.error),
-    }
-
-
 def result_json(result: CouncilResult[Any]) -> dict[str, Any]:
     """The terminal object: every member (failures with their partial and error), synthesis, usage."""
     return {
         "stage": "done",
         "source": None,
         "type": "result",
-        "members": {str(name): _completion_json(c) for name, c in result.members.completions.items()},
-        "errors": {str(name): _error_json(e) for name, e in result.members.errors.items()},
-        "synthesis": _completion_json(result.synthesis) if result.synthesis is not None else None,
-        "usage": _usage_json(result.usage),
+        "members": {str(name): completion_json(c) for name, c in result.members.completions.items()},
+        "errors": {str(name): error_json(e) for name, e in result.members.errors.items()},
+        "synthesis": completion_json(result.synthesis) if result.synthesis is not None else None,
+        "usage": usage_json(result.usage),
         "wall_time_ms": result.members.wall_time_ms,
     }
 
@@ -296,7 +249,7 @@ class _Json:
         self.out.flush()
 
     def chunk(self, name: str, stage: str, chunk: StreamedChunk) -> None:
-        self._write({"stage": stage, "source": None if stage == "synthesis" else name, **_chunk_json(chunk)})
+        self._write({"stage": stage, "source": None if stage == "synthesis" else name, **chunk_json(chunk)})
 
     def done(self, result: CouncilResult[str]) -> None:
         self._write(result_json(result))

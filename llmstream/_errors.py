@@ -10,7 +10,7 @@
     │   ├── BadRequestError            400/404/422
     │   └── ServerError                5xx, overloaded
     ├── StreamInterruptedError         connection lost mid-stream
-    ├── StreamTimeoutError             no chunk within idle_timeout (or total timeout passed)
+    ├── StreamTimeoutError             no content chunk in first_chunk_timeout / idle_timeout, or total_timeout passed
     ├── MalformedStreamError           a frame that cannot be decoded
     ├── InBandError                    the provider sent an error event inside a 200 stream
     ├── ContentLimitError              the response grew past max_content_chars
@@ -126,7 +126,8 @@ class StreamInterruptedError(LLMStreamError):
 
 
 class StreamTimeoutError(LLMStreamError):
-    """No chunk within ``idle_timeout``, or ``total_timeout`` passed."""
+    """No content chunk within ``first_chunk_timeout`` (from the request) or ``idle_timeout`` (between
+    content chunks; keep-alives and pings do not count), or ``total_timeout`` passed."""
 
 
 class MalformedStreamError(LLMStreamError):

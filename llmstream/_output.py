@@ -12,13 +12,21 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._errors import ConfigurationError, OutputValidationError
+from ._errors import BadRequestError, ConfigurationError, LLMStreamError, OutputValidationError
 
-__all__ = ["OutputSpec", "output_spec", "parse_schema_dsl", "response_format", "responses_format", "strict_schema"]
+if TYPE_CHECKING:
+    from ._adapter import Adapter, Translator
+    from ._settings import Request
+
+__all__ = [
+    "OutputAdapter", "OutputSpec", "anthropic_format", "anthropic_native", "multi_schema", "note_output_rejection",
+    "output_mechanism", "output_spec", "parse_schema_dsl", "response_format", "responses_format",
+    "strict_schema",
+]
 
 _TRAILING_NUMBER = re.compile(r"[-+0-9.eE]+$")
 
@@ -91,6 +99,87 @@ def responses_format(spec: OutputSpec) -> dict[str, Any]:
     """OpenAI Responses: ``text={"format": ...}`` of type ``json_schema``."""
     fmt: dict[str, Any] = {"type": "json_schema", **response_format(spec)["json_schema"]}
     return {"format": fmt}
+
+
+_CLAUDE = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:[-.](\d{1,2})(?!\d))?")
+
+
+def anthropic_native(model: str) -> bool:
+    """Whether an Anthropic model takes native structured outputs (``output_config.format``): Claude
+    Sonnet, Opus and Haiku 4.5 and newer. Older models (Opus 4.1 included, whose support was a beta
+    only) get a forced tool instead."""
+    found = _CLAUDE.search(model)
+    return found is not None and (int(found[2]), int(found[3] or 0)) >= (4, 5)
+
+
+def anthropic_format(spec: OutputSpec) -> dict[str, Any]:
+    """Anthropic ``output_config.format``: the schema as the API takes it (every object closed;
+    constraints it does not enforce, like ``minimum``, moved into descriptions by the SDK's own helper)."""
+    schema: dict[str, Any] = strict_schema(spec.schema)
+    try:
+        from anthropic.lib._parse._transform import transform_schema
+
+        schema = transform_schema(spec.schema)
+    except (ImportError, ValueError, TypeError):  # an SDK without the helper, or a schema it cannot take
+        pass
+    return {"type": "json_schema", "schema": schema}
+
+
+def output_mechanism(provider: str, model: str) -> str:
+    """How a provider was asked for structured output: what a request it rejected had in it."""
+    if provider == "anthropic":
+        return "output_config.format json_schema" if anthropic_native(model) else "a forced tool (tool_choice)"
+    if provider == "openai-responses":
+        return "text.format json_schema"
+    if provider in ("gemini", "vertex"):
+        return "response_mime_type application/json with response_json_schema"
+    return "response_format json_schema"
+
+
+def note_output_rejection(error: LLMStreamError, mechanism: str) -> LLMStreamError:
+    """A 400/422 to a request that asked for structured output says so: the server may not take it
+    (many OpenAI-compatible servers do not), and the caller must know; nothing falls back to prose."""
+    rejected = isinstance(error, BadRequestError) and error.status_code in (None, 400, 422)
+    if rejected and "structured output" not in error.message:
+        error.message = f"{error.message} (the request asked for structured output: {mechanism})"
+        error.args = (error.message,)
+    return error
+
+
+class OutputAdapter:
+    """A provider adapter for a request with structured output: the same, but a rejected request's
+    error names the structured output it asked for."""
+
+    __slots__ = ("_inner", "_mechanism", "provider")
+
+    def __init__(self, inner: Adapter, mechanism: str) -> None:
+        self._inner = inner
+        self._mechanism = mechanism
+        self.provider = inner.provider
+
+    def warm(self, asynchronous: bool) -> None:
+        self._inner.warm(asynchronous)
+
+    def open(self, request: Request) -> Any:
+        return self._inner.open(request)
+
+    async def aopen(self, request: Request) -> Any:
+        return await self._inner.aopen(request)
+
+    def translator(self, request: Request) -> Translator:
+        return self._inner.translator(request)
+
+    def map_error(self, exc: BaseException) -> LLMStreamError:
+        return note_output_rejection(self._inner.map_error(exc), self._mechanism)
+
+    def close(self, native: Any) -> None:
+        self._inner.close(native)
+
+    async def aclose(self, native: Any) -> None:
+        await self._inner.aclose(native)
+
+    def hard_cancel(self, native: Any) -> None:
+        self._inner.hard_cancel(native)
 
 
 def _in_string(text: str) -> bool:
@@ -231,14 +320,33 @@ def _is(value: Any, kind: str) -> bool:
     return isinstance(value, _TYPES.get(kind, (object,)))
 
 
-_DSL_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_DSL_TYPES = {
+    "str": "string", "int": "integer", "float": "number", "bool": "boolean",
+    # the JSON-schema names too (simonw/llm reads any unknown word as str; we say so instead)
+    "string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
+}
+
+
+def multi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``--schema-multi``: a list of ``schema`` objects, as ``{"items": [...]}`` (what simonw/llm sends)."""
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": schema}},
+        "required": ["items"],
+        "additionalProperties": False,
+    }
 
 
 def parse_schema_dsl(text: str, *, multi: bool = False) -> dict[str, Any]:
     """simonw/llm's concise schema syntax: ``'name str, age int, bio: a short bio'``.
 
-    Fields are separated by commas (or newlines); each is ``name [type][: description]`` with type
-    ``str`` (default), ``int``, ``float`` or ``bool``. ``multi`` wraps it as ``{"items": [...]}``.
+    Fields are separated by newlines when the text has more than one line, else by commas (so a
+    description may hold commas in the newline form). Each field is ``name [type][: description]``
+    with type ``str`` (the default), ``int``, ``float`` or ``bool`` (or their JSON-schema names
+    ``string``, ``integer``, ``number``, ``boolean``). Every field is required and the object is
+    closed (``additionalProperties: false``), so OpenAI's strict mode takes it. ``multi`` wraps it
+    as ``{"items": [...]}``. Unlike simonw/llm, an unknown type, a field with more than a name and
+    a type before its ``:``, a repeated name, or no field at all is a ``ConfigurationError``.
     """
     properties: dict[str, Any] = {}
     separator = "\n" if "\n" in text.strip() else ","
@@ -248,23 +356,20 @@ def parse_schema_dsl(text: str, *, multi: bool = False) -> dict[str, Any]:
             continue
         head, _, description = field.partition(":")
         words = head.split()
-        if not words or len(words) > 2 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", words[0]):
+        if not words:
+            raise ConfigurationError(f"schema field {field!r} is missing a name before ':'")
+        if len(words) > 2:
             raise ConfigurationError(f"cannot read schema field {field!r}: expected 'name [type][: description]'")
-        kind = words[1] if len(words) == 2 else "str"
+        name, kind = words[0], words[1] if len(words) == 2 else "str"
         if kind not in _DSL_TYPES:
             raise ConfigurationError(f"unknown type {kind!r} in schema field {field!r}; use str, int, float or bool")
+        if name in properties:
+            raise ConfigurationError(f"schema field {name!r} is given twice")
         prop: dict[str, Any] = {"type": _DSL_TYPES[kind]}
         if description.strip():
             prop["description"] = description.strip()
-        properties[words[0]] = prop
+        properties[name] = prop
     if not properties:
-        raise ConfigurationError("the schema has no fields")
+        raise ConfigurationError("the schema has no fields (e.g. 'name str, age int, bio: a short bio')")
     schema = {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-    if multi:
-        return {
-            "type": "object",
-            "properties": {"items": {"type": "array", "items": schema}},
-            "required": ["items"],
-            "additionalProperties": False,
-        }
-    return schema
+    return multi_schema(schema) if multi else schema

@@ -18,13 +18,20 @@ from ._errors import (
 )
 from ._settings import Settings
 
-__all__ = ["backoff_delay", "is_retryable", "parse_retry_after", "retry_after_from_headers"]
+__all__ = ["backoff_delay", "is_retryable", "parse_retry_after", "retry_after_from_headers", "waits_too_long"]
 
 
 def is_retryable(error: LLMStreamError) -> bool:
     if isinstance(error, (StreamInterruptedError, StreamTimeoutError, RateLimitError, ServerError, InBandError)):
         return True
     return isinstance(error, ProviderError) and error.status_code in (408, 409)
+
+
+def waits_too_long(error: LLMStreamError, settings: Settings) -> bool:
+    """A provider's Retry-After beyond ``retry_after_cap``: raise at once (with ``.retry_after``) rather
+    than sleep the cap and ask again too early."""
+    retry_after = getattr(error, "retry_after", None)
+    return retry_after is not None and retry_after > settings.retry_after_cap
 
 
 def backoff_delay(attempt: int, error: LLMStreamError, settings: Settings, rng: random.Random | None = None) -> float:

@@ -21,8 +21,10 @@ class Settings:
 
     max_retries: int = 2
     timeout: float | None = 10.0
-    idle_timeout: float | None = 60.0
+    idle_timeout: float | None = 60.0  # longest gap between content chunks, after the first one
     total_timeout: float | None = None
+    first_chunk_timeout: float | None = 600.0  # request sent -> first content chunk (reasoning models think)
+    retry_on_timeout: bool = False  # re-send a request that timed out after its response headers arrived
     max_content_chars: int | None = None
     retry_backoff: float = 0.5
     retry_backoff_max: float = 8.0
@@ -30,7 +32,8 @@ class Settings:
     max_event_bytes: int = 16 * 1024 * 1024  # one SSE line or event, on every path (_guard.DEFAULT_MAX_EVENT_BYTES)
 
     def __attrs_post_init__(self) -> None:
-        for name in ("timeout", "idle_timeout", "total_timeout"):  # 0 would fail late, as a socket error
+        # 0 would fail late, as a socket error
+        for name in ("timeout", "idle_timeout", "total_timeout", "first_chunk_timeout"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be more than 0 seconds (None: no limit), got {value!r}")
@@ -39,12 +42,14 @@ class Settings:
 
     @property
     def read_timeout(self) -> float | None:
-        """What the HTTP layer may wait for one read: the idle gap, never past the total budget."""
-        if self.total_timeout is None:
-            return self.idle_timeout
-        if self.idle_timeout is None:
+        """What the HTTP layer may wait for one read: a backstop under the stream's watchdog, which
+        measures first_chunk_timeout and idle_timeout between content chunks (not bytes) and
+        total_timeout, and shuts the connection itself; so the longer of the two gaps (a slow first
+        byte must not fail on the idle gap), or the total budget when neither gap is limited."""
+        first, idle = self.first_chunk_timeout, self.idle_timeout
+        if first is None or idle is None:
             return self.total_timeout
-        return min(self.idle_timeout, self.total_timeout)
+        return max(first, idle)
 
 
 SETTING_NAMES = frozenset(f.name for f in attrs.fields(Settings))

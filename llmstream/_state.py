@@ -17,7 +17,7 @@ from ._adapter import Translator
 from ._errors import CallbackError, ContentLimitError, LLMStreamError, OutputValidationError, StreamTimeoutError
 from ._options import ProcessorLike, StreamingOptions
 from ._output import OutputSpec
-from ._retry import backoff_delay, is_retryable
+from ._retry import backoff_delay, is_retryable, waits_too_long
 from ._settings import Settings
 from ._types import ChunkType, Completion, FinishReason, StreamedChunk
 
@@ -33,6 +33,12 @@ _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
 _COUNTED = frozenset((_TEXT, _REASONING, ChunkType.REFUSAL, _TOOL_DELTA))
+#: Why the watchdog (``_watchdog``) stopped a stream, as the StreamTimeoutError says it.
+_EXPIRED = {
+    "total": "total_timeout={total}s passed",
+    "first_chunk": "no content chunk within first_chunk_timeout={first}s of the request",
+    "idle": "no content chunk for idle_timeout={idle}s (keep-alives and pings do not count)",
+}
 
 
 class StreamState:
@@ -42,7 +48,9 @@ class StreamState:
         "_enders",
         "acc",
         "accept",
+        "answered",
         "attempt",
+        "beats",
         "cached",
         "cancelled",
         "chars",
@@ -50,8 +58,10 @@ class StreamState:
         "delivered",
         "ended",
         "expired",
+        "halted",
         "held",
         "max_chars",
+        "opened_at",
         "output",
         "output_value",
         "pace",
@@ -77,7 +87,13 @@ class StreamState:
         self.max_chars = settings.max_content_chars
         self.attempt = 0
         self.cancelled = False
-        self.expired = False  # set by the total_timeout watchdog
+        self.expired: str | None = None  # why the watchdog stopped the attempt: total, first_chunk, idle
+        self.halted = False  # cancelled or expired: the one flag the per-chunk path reads
+        self.opened_at: float | None = None  # when this attempt's request went out (None between attempts)
+        self.answered = False  # this attempt's response headers arrived (the server accepted the request)
+        # Content chunks so far (not START/USAGE): the watchdog compares it between its looks, so that
+        # the per-chunk cost of idle_timeout is one increment, no clock reading.
+        self.beats = 0
         self.ended = False  # a processor ended the answer: stop reading the vendor stream
         self.delivered = False
         self.chars = 0
@@ -98,13 +114,48 @@ class StreamState:
         self.accept = self._accept_processed if self.processors else self._accept
 
     def start_clock(self) -> None:
-        """Stats count from the request, not from building the client (importing an SDK is slow)."""
+        """An attempt begins: no request once the total deadline passed (StreamTimeoutError, never
+        retried); stats count from the first request, not from building the client."""
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            self.expire("total")
+            raise self.timeout_error()
+        self.opened_at = now
+        self.answered = False
         if self.attempt == 0 and not self.acc.chunks:
             self.acc.started_at = self.acc.clock()
+
+    def cancel(self) -> None:
+        self.cancelled = self.halted = True
+
+    def excuse(self, seconds: float) -> None:
+        """Time spent building the vendor SDK client does not count against total_timeout."""
+        if self.deadline is not None:
+            self.deadline += seconds
+
+    def expire(self, reason: str) -> None:
+        """The watchdog's verdict (from its thread or the event loop): the attempt is over."""
+        self.expired = reason
+        self.halted = True
+
+    def timeout_error(self) -> StreamTimeoutError:
+        settings = self.settings
+        message = _EXPIRED.get(self.expired or "total", _EXPIRED["total"]).format(
+            total=settings.total_timeout, first=settings.first_chunk_timeout, idle=settings.idle_timeout
+        )
+        return StreamTimeoutError(message, provider=self.provider)
+
+    def past_deadline(self) -> bool:
+        return self.expired == "total" or (self.deadline is not None and time.monotonic() >= self.deadline)
 
     def restart(self) -> None:
         self.attempt += 1
         self.ended = False
+        self.expired = None
+        self.halted = self.cancelled
+        self.opened_at = None
+        self.answered = False
+        self.beats = 0
         self.held = []
         self.chars = 0
         self.acc = StreamingAccumulator(provider=self.provider, started_at=self.acc.started_at)
@@ -135,13 +186,13 @@ class StreamState:
         START and USAGE are held until the first content chunk, so that a failure before any
         content can still be retried without the caller having seen anything.
         """
-        if self.cancelled:
-            return ()  # cancel() returned: nothing more reaches the caller, even what was already read
+        if self.halted:  # cancel() returned: nothing more reaches the caller, even what was already read
+            if self.cancelled:
+                return ()
+            raise self.timeout_error()  # the watchdog fired: what the SDK still had buffered is too late
         kind = chunk.type
         if kind is _ERROR:
             raise chunk.error or LLMStreamError("in-band error", provider=self.provider)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise StreamTimeoutError("total_timeout passed", provider=self.provider)
         if self.max_chars is not None and kind in _COUNTED:
             # Every content kind counts: tool-call argument fragments and refusals grow memory too.
             tool_call = chunk.tool_call
@@ -152,11 +203,14 @@ class StreamState:
                 )
         self.acc.add(chunk)
         if self.delivered:
+            if kind is not _USAGE:
+                self.beats += 1
             return (chunk,)
         if kind is _START or kind is _USAGE:
             self.held.append(chunk)
             return ()
         self.delivered = True
+        self.beats += 1
         held, self.held = self.held, []
         return (*held, chunk)
 
@@ -192,12 +246,18 @@ class StreamState:
             error.provider = self.provider
             raise
 
-    def retry_allowed(self, error: LLMStreamError) -> bool:
-        """Retry only before anything reached the caller, within max_retries, and not past the deadline."""
-        return (
-            not self.delivered and not self.expired and self.attempt < self.settings.max_retries
-            and is_retryable(error)
-        )
+    def retry_allowed(self, error: LLMStreamError, delay: float = 0.0) -> bool:
+        """Retry only before anything reached the caller, within max_retries; never a request the
+        deadline would overtake (waiting ``delay`` first), never a Retry-After beyond the cap, and a
+        timeout after the response headers arrived only with ``retry_on_timeout``."""
+        settings = self.settings
+        if self.delivered or self.attempt >= settings.max_retries or not is_retryable(error):
+            return False
+        if self.past_deadline() or waits_too_long(error, settings):
+            return False
+        if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+            return False  # the wait would end past the deadline: the error now, not a timeout later
+        return not (isinstance(error, StreamTimeoutError) and self.answered and not settings.retry_on_timeout)
 
     def fail(self, error: LLMStreamError) -> LLMStreamError:
         """Attach everything received so far: no failure loses content."""
@@ -216,15 +276,16 @@ class StreamState:
         ``error.partial`` and :attr:`result` hold what arrived.
         """
         error: LLMStreamError
-        if self.expired:  # the total_timeout watchdog shut the connection
-            error = StreamTimeoutError(f"total_timeout={self.settings.total_timeout}s passed", provider=self.provider)
-            error.__cause__ = exc
+        if self.expired is not None:  # the watchdog shut the connection
+            error = exc if isinstance(exc, StreamTimeoutError) else self.timeout_error()
+            if error is not exc:
+                error.__cause__ = exc
         elif self.cancelled:
             return None, None
         else:
             error = map_error(exc)
-        if self.retry_allowed(error):
-            delay = backoff_delay(self.attempt, error, self.settings)
+        delay = backoff_delay(self.attempt, error, self.settings)
+        if self.retry_allowed(error, delay):
             self.restart()
             if self.watch is not None:
                 self.watch.retry(error, delay, self.attempt)
@@ -264,7 +325,7 @@ class StreamState:
     def closing(self) -> None:
         """The caller closes the stream: unless it already ended, it ends as cancelled."""
         if self.result is None:
-            self.cancelled = True
+            self.cancel()
 
     def closed(self) -> None:
         if self.result is None:

@@ -1,7 +1,9 @@
 """Stream and AsyncStream: the thin I/O shells around a provider adapter's native stream.
 
-They iterate the native events, translate, accumulate, dispatch callbacks, sleep before a retry,
-run the total-timeout watchdog and close the connection on every exit path. Every decision (what
+They iterate the native events, translate, accumulate, dispatch callbacks, wait before a retry
+(a wait that cancel() and the total deadline end at once), run the watchdog (``_watchdog``:
+first_chunk_timeout, idle_timeout between content chunks, total_timeout) and close the connection
+on every exit path; what they share is in ``_shell``. Every decision (what
 to deliver, whether to retry and after how long, how the stream ended) is the sans-IO
 :class:`~llmstream._state.StreamState`'s, so the two classes differ only by ``async``/``await``
 (a test compares their ``_run`` sources, another runs the same scripted streams through both).
@@ -14,19 +16,17 @@ import asyncio
 import contextlib
 import threading
 import time
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
-from typing_extensions import Self
-
-from ._accumulator import StreamingAccumulator
 from ._adapter import Adapter
 from ._observe import Watch
-from ._options import ProcessorLike, StreamingOptions, call_async, call_sync, retry_callback
+from ._options import StreamingOptions, call_async, call_sync, retry_callback
 from ._settings import Request
-from ._state import StreamState, callback_error
+from ._shell import ShellBase
+from ._state import callback_error
 from ._types import ChunkType, Completion, StreamedChunk
+from ._watchdog import Watchdog, schedule, schedule_async
 
 __all__ = ["AsyncStream", "Stream"]
 
@@ -34,72 +34,7 @@ _START = ChunkType.START
 _TEXT = ChunkType.TEXT
 
 
-class _ShellBase:
-    _asynchronous: ClassVar[bool] = False
-
-    def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
-        self._adapter = adapter
-        self._request = request
-        self._options = options
-        self._state = StreamState(adapter.provider, request.settings, options.processors, request.output)
-        self._state.cached = bool(getattr(adapter, "cached", False))
-        if watch is not None:
-            self._state.watch = watch
-            # A stream dropped without being closed still ends its span (once: Watch.end is idempotent).
-            weakref.finalize(self, watch.end, None, None, cancelled=True)
-        self._native: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def completion(self) -> Completion:
-        """The final completion once the stream ended; before that, the partial so far."""
-        result = self._state.result
-        return result if result is not None else self._state.acc.completion()
-
-    @property
-    def partial_output(self) -> Any:
-        """With ``output_type=``: the object so far, leniently parsed (never raises); else None."""
-        spec = self._request.output
-        return None if spec is None else spec.partial(self._state.acc.text)
-
-    @property
-    def accumulator(self) -> StreamingAccumulator:
-        return self._state.acc
-
-    def pipe(self, *processors: ProcessorLike) -> Self:
-        """Add processors (before iterating): they see each chunk before the accumulator does."""
-        if self._state.acc.chunks:
-            raise RuntimeError("pipe() must be called before the stream is read")
-        self._state.use(processors)
-        return self
-
-    def _adopt(self, native: Any) -> bool:
-        """Publish the open native stream; False when a cancel() raced the open."""
-        with self._lock:
-            self._native = native
-            return not self._state.cancelled
-
-    def cancel(self) -> None:
-        """Thread-safe: shut the connection down at once; the reader ends as cancelled."""
-        with self._lock:
-            self._state.cancelled = True
-            native = self._native
-        self._adapter.hard_cancel(native)
-
-    def _expire(self) -> None:
-        """The total_timeout watchdog: runs on a timer thread (sync) or the event loop (async)."""
-        with self._lock:
-            self._state.expired = True
-            native = self._native
-        self._adapter.hard_cancel(native)
-
-    def _take_native(self) -> Any:
-        with self._lock:
-            native, self._native = self._native, None
-        return native
-
-
-class Stream(_ShellBase):
+class Stream(ShellBase):
     """Iterate ``StreamedChunk`` objects; ``completion`` holds the result afterwards.
 
     Use it as a context manager (``with client.stream(conv) as stream``) so the connection is
@@ -108,8 +43,8 @@ class Stream(_ShellBase):
 
     def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
         super().__init__(adapter, request, options, watch)
-        total = request.settings.total_timeout
-        self._iterator = self._run() if total is None else self._watched(total)
+        self._waker = threading.Event()
+        self._iterator = self._run()
 
     def __enter__(self) -> Stream:
         return self
@@ -142,67 +77,85 @@ class Stream(_ShellBase):
             with contextlib.suppress(Exception):  # best effort: the socket may already be gone
                 self._adapter.close(native)
 
-    def _watched(self, total: float) -> Generator[StreamedChunk, None, None]:
-        """_run under a timer that shuts the connection when total_timeout passes mid-read."""
-        timer = threading.Timer(total, self._expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield from self._run()
-        finally:
-            timer.cancel()
+    def _arm(self) -> None:
+        """The watchdog, on the timer thread every sync stream shares; its deadline is the one fixed
+        when the stream was made."""
+        if Watchdog.needed(self._state):
+            self._dog = Watchdog(self, self._state)
+            schedule(self._dog)
+
+    def _reading(self) -> bool:
+        """Whether the stream waits for the server now: not while the caller holds a chunk (the
+        generator suspended at ``yield``), nor while a callback runs."""
+        return bool(getattr(self._iterator, "gi_running", True)) and not self._in_callback
+
+    def _wake(self) -> None:
+        self._waker.set()
+
+    def _pause(self, delay: float) -> None:
+        """The wait before a retry: cancel() and the total deadline end it at once."""
+        deadline = self._state.deadline
+        if deadline is not None:
+            delay = min(delay, deadline - time.monotonic())
+        if delay > 0:
+            self._waker.wait(delay)
 
     def _run(self) -> Generator[StreamedChunk, None, None]:
         state, adapter, request, options = self._state, self._adapter, self._request, self._options
-        while not state.cancelled:
-            try:
-                adapter.warm(self._asynchronous)
-                state.start_clock()
-                native = adapter.open(request)
-                if not self._adopt(native):
+        self._arm()
+        try:
+            while not state.cancelled:
+                try:
+                    self._warm()
+                    state.start_clock()
+                    with self._sending():
+                        native = adapter.open(request)
+                    if not self._adopt(native):
+                        self._close_native()
+                        break
+                    translator = adapter.translator(request)
+                    translate, accept = translator.translate, state.accept
+                    busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
+                    for event in native:
+                        for chunk in translate(event):
+                            for item in accept(chunk):
+                                if busy:
+                                    self._deliver(item)
+                                yield item
+                        if state.ended:
+                            break
+                    for item in state.finish(translator):
+                        self._deliver(item)
+                        yield item
+                    state.check_output()
                     self._close_native()
                     break
-                translator = adapter.translator(request)
-                translate, accept = translator.translate, state.accept
-                busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
-                for event in native:
-                    for chunk in translate(event):
-                        for item in accept(chunk):
-                            if busy:
-                                self._deliver(item)
-                            yield item
-                    if state.ended:
-                        break
-                for item in state.finish(translator):
-                    self._deliver(item)
-                    yield item
-                state.check_output()
-                self._close_native()
-                break
-            except GeneratorExit:
-                state.cancelled = True
-                self._close_native()
-                raise
-            except Exception as caught:
-                self._close_native()
-                error, delay = state.failure(caught, adapter.map_error)
-                if error is None:
-                    break
-                if delay is not None:
-                    self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
-                    time.sleep(delay)
-                    continue
-                self._notify(options.on_error, "on_error", error)
-                if error is caught:
+                except GeneratorExit:
+                    state.cancel()
+                    self._close_native()
                     raise
-                raise error from caught
-            except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
-                self._close_native()
-                state.aborted()
-                raise
-        completion = state.done()
-        if completion is not None:
-            self._notify(options.on_complete, "on_complete", completion)
+                except Exception as caught:
+                    self._close_native()
+                    error, delay = state.failure(caught, adapter.map_error)
+                    if error is None:
+                        break
+                    if delay is not None:
+                        self._notify(retry_callback(options), "on_retry", (error, delay, state.attempt))
+                        self._pause(delay)
+                        continue
+                    self._notify(options.on_error, "on_error", error)
+                    if error is caught:
+                        raise
+                    raise error from caught
+                except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
+                    self._close_native()
+                    state.aborted()
+                    raise
+            completion = state.done()
+            if completion is not None:
+                self._notify(options.on_complete, "on_complete", completion)
+        finally:
+            self._disarm()
 
     def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
@@ -220,21 +173,28 @@ class Stream(_ShellBase):
     def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:
             return
-        try:
-            call_sync(callback, argument)
-        except Exception as exc:
-            raise callback_error(name, exc, self._state.provider) from exc
+        with self._gate:  # cancel() waits for a running callback; none runs once it returned
+            if self._state.cancelled:
+                return
+            self._in_callback = True
+            try:
+                call_sync(callback, argument)
+            except Exception as exc:
+                raise callback_error(name, exc, self._state.provider) from exc
+            finally:
+                self._in_callback = False
 
 
-class AsyncStream(_ShellBase):
+class AsyncStream(ShellBase):
     """The async twin of :class:`Stream`: ``async with`` / ``async for``; callbacks may be async."""
 
     _asynchronous = True
 
     def __init__(self, adapter: Adapter, request: Request, options: StreamingOptions, watch: Watch | None = None):
         super().__init__(adapter, request, options, watch)
-        total = request.settings.total_timeout
-        self._iterator = self._run() if total is None else self._watched(total)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waker: asyncio.Event | None = None
+        self._iterator = self._run()
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -267,66 +227,92 @@ class AsyncStream(_ShellBase):
             with contextlib.suppress(Exception):  # best effort: the socket may already be gone
                 await self._adapter.aclose(native)
 
-    async def _watched(self, total: float) -> AsyncGenerator[StreamedChunk, None]:
-        """_run under a loop timer that shuts the connection when total_timeout passes mid-read."""
-        handle = asyncio.get_running_loop().call_later(total, self._expire)
-        try:
-            async for item in self._run():
-                yield item
-        finally:
-            handle.cancel()
+    def _arm(self) -> None:
+        """The watchdog, on the stream's event loop; its deadline is the one fixed when the stream was made."""
+        self._loop = asyncio.get_running_loop()
+        self._waker = asyncio.Event()
+        if self._state.cancelled:
+            self._waker.set()
+        if Watchdog.needed(self._state):
+            self._dog = Watchdog(self, self._state)
+            schedule_async(self._dog, self._loop)
+
+    def _reading(self) -> bool:
+        """Whether the stream waits for the server now: not while the caller holds a chunk (the
+        generator suspended at ``yield``), nor while a callback runs."""
+        return getattr(self._iterator, "ag_await", True) is not None and not self._in_callback
+
+    def _wake(self) -> None:
+        loop, waker = self._loop, self._waker
+        if loop is not None and waker is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits any more
+                loop.call_soon_threadsafe(waker.set)
+
+    async def _pause(self, delay: float) -> None:
+        """The wait before a retry: cancel() and the total deadline end it at once."""
+        deadline = self._state.deadline
+        if deadline is not None:
+            delay = min(delay, deadline - time.monotonic())
+        if delay > 0 and self._waker is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._waker.wait(), delay)
 
     async def _run(self) -> AsyncGenerator[StreamedChunk, None]:
         state, adapter, request, options = self._state, self._adapter, self._request, self._options
-        while not state.cancelled:
-            try:
-                adapter.warm(self._asynchronous)
-                state.start_clock()
-                native = await adapter.aopen(request)
-                if not self._adopt(native):
+        self._arm()
+        try:
+            while not state.cancelled:
+                try:
+                    self._warm()
+                    state.start_clock()
+                    with self._sending():
+                        native = await adapter.aopen(request)
+                    if not self._adopt(native):
+                        await self._close_native()
+                        break
+                    translator = adapter.translator(request)
+                    translate, accept = translator.translate, state.accept
+                    busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
+                    async for event in native:
+                        for chunk in translate(event):
+                            for item in accept(chunk):
+                                if busy:
+                                    await self._deliver(item)
+                                yield item
+                        if state.ended:
+                            break
+                    for item in state.finish(translator):
+                        await self._deliver(item)
+                        yield item
+                    state.check_output()
                     await self._close_native()
                     break
-                translator = adapter.translator(request)
-                translate, accept = translator.translate, state.accept
-                busy = state.busy(options)  # iterator use with no callback and no pacing: nothing per chunk
-                async for event in native:
-                    for chunk in translate(event):
-                        for item in accept(chunk):
-                            if busy:
-                                await self._deliver(item)
-                            yield item
-                    if state.ended:
-                        break
-                for item in state.finish(translator):
-                    await self._deliver(item)
-                    yield item
-                state.check_output()
-                await self._close_native()
-                break
-            except GeneratorExit:
-                state.cancelled = True
-                await self._close_native()
-                raise
-            except Exception as caught:
-                await self._close_native()
-                error, delay = state.failure(caught, adapter.map_error)
-                if error is None:
-                    break
-                if delay is not None:
-                    await self._notify(retry_callback(self._options), "on_retry", (error, delay, self._state.attempt))
-                    await asyncio.sleep(delay)
-                    continue
-                await self._notify(options.on_error, "on_error", error)
-                if error is caught:
+                except GeneratorExit:
+                    state.cancel()
+                    await self._close_native()
                     raise
-                raise error from caught
-            except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
-                await self._close_native()
-                state.aborted()
-                raise
-        completion = state.done()
-        if completion is not None:
-            await self._notify(options.on_complete, "on_complete", completion)
+                except Exception as caught:
+                    await self._close_native()
+                    error, delay = state.failure(caught, adapter.map_error)
+                    if error is None:
+                        break
+                    if delay is not None:
+                        await self._notify(retry_callback(options), "on_retry", (error, delay, state.attempt))
+                        await self._pause(delay)
+                        continue
+                    await self._notify(options.on_error, "on_error", error)
+                    if error is caught:
+                        raise
+                    raise error from caught
+                except BaseException:  # task cancellation, KeyboardInterrupt: close, keep the partial
+                    await self._close_native()
+                    state.aborted()
+                    raise
+            completion = state.done()
+            if completion is not None:
+                await self._notify(options.on_complete, "on_complete", completion)
+        finally:
+            self._disarm()
 
     async def _deliver(self, item: StreamedChunk) -> None:
         options = self._options
@@ -344,7 +330,13 @@ class AsyncStream(_ShellBase):
     async def _notify(self, callback: Any, name: str, argument: Any) -> None:
         if callback is None:
             return
-        try:
-            await call_async(callback, argument)
-        except Exception as exc:
-            raise callback_error(name, exc, self._state.provider) from exc
+        with self._gate:  # cancel() waits for a running callback; none runs once it returned
+            if self._state.cancelled:
+                return
+            self._in_callback = True
+            try:
+                await call_async(callback, argument)
+            except Exception as exc:
+                raise callback_error(name, exc, self._state.provider) from exc
+            finally:
+                self._in_callback = False

@@ -10,11 +10,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError, StreamTimeoutError
+from ._guard import AsyncGuardTransport, GuardTransport
+from ._inflight import EXTENSION as INFLIGHT
+from ._inflight import attach, pool_of
 from ._settings import Settings
 
 __all__ = [
     "AsyncNative", "StreamClosing", "connection_closed", "guarded_http_client", "guarded_transport", "hard_cancel",
-    "http_timeout", "map_transport_error",
+    "INFLIGHT", "http_timeout", "map_transport_error",
     "read_to_end", "run_down", "shutdown_response",
 ]
 
@@ -137,29 +140,63 @@ def hard_cancel(native: Any) -> None:
 
 
 def http_timeout(settings: Settings) -> Any:
-    """httpx2 timeouts from our knobs: connect = ``timeout``, each read waits at most the idle gap."""
+    """httpx2 timeouts from our knobs: connect = ``timeout``; a read waits at most the longer of
+    first_chunk_timeout and idle_timeout (a backstop: the stream's watchdog measures both between
+    content chunks, and a slow first byte must not fail on the idle gap)."""
     import httpx2
 
     read = settings.read_timeout
     return httpx2.Timeout(connect=settings.timeout, read=read, write=read, pool=settings.timeout)
 
 
+class ScopedGuardTransport(GuardTransport):
+    """The guarded transport whose requests a stream can abort before their headers (``_inflight``)."""
+
+    def handle_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=False)
+        return super().handle_request(request)
+
+
+class AsyncScopedGuardTransport(AsyncGuardTransport):
+    """The async twin of :class:`ScopedGuardTransport`."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=True)
+        return await super().handle_async_request(request)
+
+
+class ScopedTransport(ScopedGuardTransport):
+    """Abortable as :class:`ScopedGuardTransport`, without the byte guard: for bodies llmstream
+    decodes itself (its SSE decoder bounds lines and events and drops a BOM)."""
+
+    def handle_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=False)
+        return self._inner.handle_request(request)
+
+
+class AsyncScopedTransport(AsyncScopedGuardTransport):
+    """The async twin of :class:`ScopedTransport`."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=True)
+        return await self._inner.handle_async_request(request)
+
+
 def guarded_transport(
     settings: Settings, *, asynchronous: bool, normalize_sse: bool = False, guard: bool = True
 ) -> Any:
     """An httpx2 transport behind the byte guard (bounded lines/events, BOM dropped), pooled like the
-    openai/anthropic SDKs (1,000 connections, 100 kept alive). ``guard=False``: the pooled transport
-    alone, for a body llmstream decodes itself (its SSE decoder bounds lines and events)."""
+    openai/anthropic SDKs (1,000 connections, 100 kept alive); a stream's requests can be aborted
+    from any thread before their response headers arrive. ``guard=False``: no byte guard, for a body
+    llmstream decodes itself."""
     import httpx2
-
-    from ._guard import AsyncGuardTransport, GuardTransport
 
     limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
     if asynchronous:
-        inner: Any = httpx2.AsyncHTTPTransport(limits=limits)
-        return AsyncGuardTransport(inner, settings.max_event_bytes, normalize_sse=normalize_sse) if guard else inner
-    inner = httpx2.HTTPTransport(limits=limits)
-    return GuardTransport(inner, settings.max_event_bytes, normalize_sse=normalize_sse) if guard else inner
+        cls: Any = AsyncScopedGuardTransport if guard else AsyncScopedTransport
+        return cls(httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
+    cls = ScopedGuardTransport if guard else ScopedTransport
+    return cls(httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
 
 
 def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any) -> Any:

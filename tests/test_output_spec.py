@@ -116,4 +116,4 @@ def test_the_concise_schema_syntax() -> None:
     assert score == {"type": "number", "description": "out of ten"}
     assert check({"items": [{"name": "a", "score": 1.5}]}, multi) == []
     with pytest.raises(ConfigurationError, match="unknown type"):
-        parse_schema_dsl("name string")
+        parse_schema_dsl("name text")

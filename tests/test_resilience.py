@@ -195,8 +195,8 @@ def test_total_timeout_while_stalled(wire: Wire, loopback: LoopbackServer, mode:
 
 def test_slow_first_byte(wire: Wire, loopback: LoopbackServer, mode: str) -> None:
     loopback.enqueue(Scripted(chunks=wire.frames(PIECES), delay_first=3.0))
-    error, seen = failure(client_for(wire, loopback, idle_timeout=0.3), "hi", mode)
-    assert isinstance(error, StreamTimeoutError)
+    error, seen = failure(client_for(wire, loopback, first_chunk_timeout=0.3), "hi", mode)
+    assert isinstance(error, StreamTimeoutError) and "first_chunk_timeout=0.3" in str(error)
     assert seen == []
 
 

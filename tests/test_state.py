@@ -103,10 +103,60 @@ def test_a_retryable_failure_before_any_content_is_retried_with_a_delay_and_a_re
     assert s.attempt == 1 and s.held == [] and s.acc.chunks == 0 and s.result is None
 
 
-def test_retry_after_is_the_delay_up_to_the_cap() -> None:
+def test_retry_after_is_the_delay_and_beyond_the_cap_the_error_comes_at_once() -> None:
     s = state(retry_after_cap=5.0)
     assert s.failure(RateLimitError("slow down", retry_after=2.0), _mapper)[1] == 2.0
-    assert s.failure(RateLimitError("slow down", retry_after=99.0), _mapper)[1] == 5.0
+    error, delay = s.failure(RateLimitError("slow down", retry_after=99.0), _mapper)
+    assert delay is None and isinstance(error, RateLimitError) and error.retry_after == 99.0
+
+
+def test_a_retry_the_deadline_would_overtake_is_not_made() -> None:
+    s = state(total_timeout=60.0, max_retries=5, retry_after_cap=120.0)
+    error, delay = s.failure(RateLimitError("slow down", retry_after=59.0), _mapper)
+    assert delay is not None  # the retry starts before the deadline
+    error, delay = s.failure(RateLimitError("slow down", retry_after=61.0), _mapper)
+    assert delay is None and isinstance(error, RateLimitError)  # now, not a timeout a minute later
+
+
+def test_no_request_after_the_deadline_and_a_tripped_deadline_is_never_retried() -> None:
+    s = state(total_timeout=60.0, max_retries=5)
+    assert s.deadline is not None
+    s.deadline -= 61.0  # the deadline is fixed when the stream is made: a minute ago, now
+    with pytest.raises(StreamTimeoutError) as caught:
+        s.start_clock()
+    error, delay = s.failure(caught.value, _mapper)
+    assert delay is None and error is caught.value and "total_timeout=60.0s" in str(error)
+
+
+def test_a_timeout_after_the_headers_is_retried_only_with_retry_on_timeout() -> None:
+    for opt_in in (False, True):
+        s = state(max_retries=2, retry_on_timeout=opt_in)
+        s.start_clock()
+        s.answered = True  # the server accepted the request: a retry is a second billed generation
+        error, delay = s.failure(StreamTimeoutError("no data"), _mapper)
+        assert (delay is not None) is opt_in and isinstance(error, StreamTimeoutError)
+    before_headers = state(max_retries=2)
+    before_headers.start_clock()
+    assert before_headers.failure(StreamTimeoutError("connect timed out"), _mapper)[1] is not None
+
+
+def test_content_chunks_beat_bookkeeping_does_not() -> None:
+    s = state()
+    for chunk in (START, USAGE):
+        s.accept(chunk)
+    assert s.beats == 0 and not s.delivered
+    s.accept(text("a"))
+    s.accept(USAGE)
+    s.accept(text("b"))
+    assert s.beats == 2
+
+
+def test_an_expired_attempt_raises_on_its_next_chunk() -> None:
+    s = state(idle_timeout=2.0)
+    s.accept(text("a"))
+    s.expire("idle")
+    with pytest.raises(StreamTimeoutError, match=r"idle_timeout=2\.0s"):
+        s.accept(text("late"))
 
 
 def test_no_retry_once_content_reached_the_caller_and_the_partial_is_kept() -> None:
@@ -142,7 +192,7 @@ def test_a_foreign_exception_is_mapped_and_wrapped() -> None:
 def test_a_failure_after_cancel_ends_quietly_as_cancelled() -> None:
     s = state(max_retries=3)
     s.accept(text("partial"))
-    s.cancelled = True
+    s.cancel()
     assert s.failure(StreamInterruptedError("socket shut"), _mapper) == (None, None)
     assert s.done() is None
     assert s.result is not None and s.result.finish_reason is FinishReason.CANCELLED
@@ -151,7 +201,7 @@ def test_a_failure_after_cancel_ends_quietly_as_cancelled() -> None:
 
 def test_a_failure_after_the_watchdog_fired_is_a_total_timeout_never_retried() -> None:
     s = state(max_retries=3, total_timeout=1.5)
-    s.expired = True
+    s.expire("total")
     cause = StreamInterruptedError("socket shut")
     error, delay = s.failure(cause, _mapper)
     assert delay is None and isinstance(error, StreamTimeoutError)

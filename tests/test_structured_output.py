@@ -179,8 +179,9 @@ def test_gemini_request_asks_for_json_with_a_json_schema(loopback: LoopbackServe
     assert completion.output == Weather(city="Paris", temperature=18.5)
 
 
-def anthropic_client(server: LoopbackServer) -> BaseClient:
-    return AnthropicClient("claude-sonnet-4-5", api_key="sk" "-ant-test", base_url=server.url, max_retries=0)
+def anthropic_client(server: LoopbackServer, model: str = "claude-opus-4-1") -> BaseClient:
+    """An Anthropic model before native structured outputs (4.5): the forced-tool path."""
+    return AnthropicClient(model, api_key="sk" "-ant-test", base_url=server.url, max_retries=0)
 
 
 def test_anthropic_forces_a_single_tool_whose_input_is_the_text(loopback: LoopbackServer, mode: str) -> None:

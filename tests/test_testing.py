@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import llmstream
+import llmstream._replay
 import llmstream.testing
 from llmstream import (
     AuthenticationError,
@@ -200,7 +201,7 @@ def test_replay_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_pace_sleeps_between_text_and_reasoning_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr(llmstream.testing.time, "sleep", sleeps.append)
+    monkeypatch.setattr(llmstream._replay.time, "sleep", sleeps.append)
     chunks = list(replay(DEMOS / "anthropic_thinking.yaml", pace=0.02))
     paced = [c for c in chunks if c.type in (ChunkType.TEXT, ChunkType.REASONING)]
     assert len(paced) > 20 and sleeps == [0.02] * (len(paced) - 1)
@@ -215,7 +216,7 @@ def test_areplay_gives_the_same_chunks_with_the_same_pace(monkeypatch: pytest.Mo
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
 
-    monkeypatch.setattr(llmstream.testing.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(llmstream._replay.asyncio, "sleep", fake_sleep)
 
     async def collect(stream: AsyncIterator[StreamedChunk]) -> list[StreamedChunk]:
         return [chunk async for chunk in stream]

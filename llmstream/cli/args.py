@@ -10,7 +10,7 @@ from typing import Any
 from .. import __version__
 
 __all__ = [
-    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError",
+    "COMMANDS", "DEFAULT_MODEL", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "LogError", "UsageError",
     "aliases_parser", "chat_parser", "demo_parser", "keys_parser", "logs_parser", "models_parser", "option_value",
     "prompt_parser",
 ]
@@ -28,6 +28,10 @@ _STDIN_HELP = (
 
 class UsageError(Exception):
     """A mistake on the command line that argparse cannot see (exit code 2)."""
+
+
+class LogError(Exception):
+    """The conversation log cannot be read or written: corrupt, read-only or locked (exit code 1)."""
 
 
 def positive_int(value: str) -> int:
@@ -95,7 +99,10 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
     request.add_argument("--key", help="API key (default: the provider's environment variable, then `llmstream keys`)")
     request.add_argument("--retries", type=non_negative_int, metavar="N",
                          help="retries before the first token (default 2)")
-    request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS", help="longest gap between chunks")
+    request.add_argument("--idle-timeout", type=positive_float, metavar="SECONDS",
+                         help="longest gap between content chunks (keep-alives do not count)")
+    request.add_argument("--first-chunk-timeout", type=positive_float, metavar="SECONDS",
+                         help="longest wait from the request to the first content chunk (default 600)")
     request.add_argument("--project", help="Vertex AI project (-m vertex:…; default $GOOGLE_CLOUD_PROJECT)")
     request.add_argument("--location", help="Vertex AI location (-m vertex:…; default $GOOGLE_CLOUD_LOCATION)")
     request.add_argument("--cache", action="store_true",
@@ -132,9 +139,22 @@ def prompt_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tool-result", nargs=2, action="append", default=[], metavar=("CALL_ID", "CONTENT"),
                         help="answer a tool call of the previous turn (repeatable)")
     parser.add_argument("--json", action="store_true", help="NDJSON: one object per chunk, then the completion")
+    _schema_arguments(parser)
     parser.add_argument("--no-stream", action="store_true", help="print the whole answer at the end")
     parser.add_argument("--version", action="version", version=f"llmstream {__version__}")
     return parser
+
+
+def _schema_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("structured output").add_mutually_exclusive_group()
+    group.add_argument(
+        "--schema", metavar="SCHEMA",
+        help="answer with one JSON object of this schema, printed on stdout once complete and valid: "
+             "'name str, age int, bio: a short bio' (types str, int, float, bool; default str; comma- or "
+             "newline-separated), a JSON-schema file, or inline JSON",
+    )
+    group.add_argument("--schema-multi", metavar="SCHEMA",
+                       help='the same for a list of such objects, printed as {"items": [...]}')
 
 
 def chat_parser() -> argparse.ArgumentParser:

@@ -207,7 +207,7 @@ def _keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .history import LogStore, default_logs_path
+    from .history import default_logs_path, reading
 
     if args.cid is not None and not args.cid.strip():
         raise UsageError("--cid needs a conversation id")
@@ -221,7 +221,7 @@ def _logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             err.write(f"No logs yet ({path}).\n")
         return EXIT_OK
-    with LogStore.open(path) as store:
+    with reading(path) as store:  # writes nothing: a read-only log can be listed
         cid: str | None = None
         if args.cid:
             cid = store.resolve(args.cid)

@@ -10,12 +10,13 @@ scrubbed once more before saving.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,48 +25,10 @@ import attrs
 
 from .._conversation import Conversation, Message
 from .._types import Completion, ReasoningBlock, Tool, ToolCall
+from .logdb import connect, log_error
 from .stored import keyless, part_again
 
-__all__ = ["LogStore", "LoggedResponse", "default_logs_path", "tool_from_json", "tool_to_json"]
-
-SCHEMA_VERSION = 2  # 2: conversations.options
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id          TEXT PRIMARY KEY,
-    model       TEXT NOT NULL,            -- the "provider:model" spec the conversation runs on
-    name        TEXT NOT NULL DEFAULT '', -- the first prompt, shortened, for listings
-    tools       TEXT,                     -- JSON list of tool definitions, sent again on -c
-    options     TEXT,                     -- JSON client options (base_url, retries...; never a key), reused on -c
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS responses (
-    id                  INTEGER PRIMARY KEY AUTOINCREMENT,  -- also the order of the conversation
-    conversation_id     TEXT NOT NULL REFERENCES conversations(id),
-    created_at          TEXT NOT NULL,
-    provider            TEXT,
-    model               TEXT,
-    input               TEXT NOT NULL,    -- JSON list of the messages this turn added
-    prompt              TEXT NOT NULL DEFAULT '',
-    text                TEXT NOT NULL DEFAULT '',
-    reasoning           TEXT NOT NULL DEFAULT '',
-    reasoning_blocks    TEXT NOT NULL DEFAULT '[]',
-    refusal             TEXT NOT NULL DEFAULT '',
-    tool_calls          TEXT NOT NULL DEFAULT '[]',
-    input_tokens        INTEGER,
-    output_tokens       INTEGER,
-    usage               TEXT,             -- JSON: every Usage field
-    finish_reason       TEXT,
-    raw_finish_reason   TEXT,
-    response_id         TEXT,
-    duration_ms         REAL,
-    first_chunk_ms      REAL,
-    partial             INTEGER NOT NULL DEFAULT 0,
-    error               TEXT
-);
-CREATE INDEX IF NOT EXISTS responses_by_conversation ON responses (conversation_id, id);
-"""
-
+__all__ = ["LogStore", "LoggedResponse", "default_logs_path", "reading", "tool_from_json", "tool_to_json"]
 
 def default_cache_path() -> Path:
     """``$LLMSTREAM_CACHE_DB``, else ``cache.db`` beside the conversation log."""
@@ -188,6 +151,16 @@ class LoggedResponse:
         return data
 
 
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[LogStore]:
+    """The log opened for reading only; any database failure inside the block is a :class:`LogError`."""
+    with LogStore.open(path, readonly=True) as store:
+        try:
+            yield store
+        except sqlite3.Error as exc:
+            raise log_error(exc, path, "read") from None
+
+
 class LogStore:
     """The log database. Open with :meth:`open`; every write is its own transaction."""
 
@@ -196,19 +169,12 @@ class LogStore:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | None = None) -> LogStore:
+    def open(cls, path: Path | None = None, *, readonly: bool = False) -> LogStore:
+        """The log; ``readonly`` opens an up-to-date file without writing to it, so a read-only file
+        or directory can still be listed and continued. A corrupt, unreadable or locked file is a
+        :class:`LogError` (one line for the user), never a traceback."""
         path = path or default_logs_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A second llmstream writing at the same moment waits for the lock instead of failing.
-        connection = sqlite3.connect(path, timeout=10.0)
-        connection.row_factory = sqlite3.Row
-        with connection:
-            connection.executescript(_SCHEMA)
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(conversations)")}
-            if "options" not in columns:  # a version 1 file
-                connection.execute("ALTER TABLE conversations ADD COLUMN options TEXT")
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return cls(connection, path)
+        return cls(connect(path, readonly=readonly), path)
 
     def close(self) -> None:
         self._db.close()
@@ -238,7 +204,12 @@ class LogStore:
 
     def conversation_options(self, cid: str) -> dict[str, Any]:
         """The client options the conversation ran with (``base_url``, ``max_retries``, ...)."""
-        row = self._db.execute("SELECT options FROM conversations WHERE id = ?", (cid,)).fetchone()
+        try:
+            row = self._db.execute("SELECT options FROM conversations WHERE id = ?", (cid,)).fetchone()
+        except sqlite3.OperationalError as exc:  # a version 1 log opened read-only: no options yet
+            if "no such column" not in str(exc):
+                raise
+            return {}
         data = json.loads(row[0]) if row is not None and row[0] else {}
         return dict(data) if isinstance(data, dict) else {}
 

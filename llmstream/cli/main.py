@@ -30,6 +30,7 @@ from .args import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    LogError,
     UsageError,
     demo_parser,
     prompt_parser,
@@ -84,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err.write(f"llmstream: error: {exc}\n")
         return EXIT_USAGE
+    except LogError as exc:  # a corrupt, read-only or locked log: one line, no traceback
+        err.write(f"llmstream: error: {exc}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:  # outside a stream: while reading stdin, say
         err.write("\n")
         return EXIT_INTERRUPTED
@@ -187,6 +191,11 @@ def _prepare(args: argparse.Namespace, err: TextIO) -> Turn:
 
 
 def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    schema_text = args.schema_multi if args.schema_multi is not None else args.schema
+    if schema_text is not None:  # checked before anything is read or sent
+        from .schema import load_schema
+
+        args.output_schema = load_schema(schema_text, multi=args.schema_multi is not None)
     turn = _prepare(args, err)
     llm = client_for(turn.model_spec, turn.client_options, args.key)
     secrets = _secrets_of(llm, args.key)
@@ -194,6 +203,10 @@ def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     renderer: Renderer
     if args.json:
         renderer = JsonRenderer(out, buffered=args.no_stream, spinner=spinner)
+    elif schema_text is not None:
+        from .schema import SchemaRenderer
+
+        renderer = SchemaRenderer(out, err, reasoning=args.reasoning, spinner=spinner)
     else:
         renderer = TextRenderer(out, err, reasoning=args.reasoning, buffered=args.no_stream, spinner=spinner)
     try:
@@ -207,10 +220,19 @@ def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if outcome.broken_pipe:  # stop quietly, like any Unix tool whose reader left
         silence_stdout(out)
         return outcome.code
-    renderer.finish(completion, outcome.error, **({"conversation_id": cid} if cid else {}))
+    extra: dict[str, Any] = {"conversation_id": cid} if cid else {}
+    if schema_text is not None and completion.output is not None:
+        from .schema import output_json
+
+        extra["output"] = output_json(completion.output)
+    renderer.finish(completion, outcome.error, **extra)
     if outcome.error is not None:
         kept = f" (partial answer kept: {len(completion.text)} characters)" if completion.text else ""
         err.write(f"llmstream: error: {type(outcome.error).__name__}: {outcome.error}{kept}\n")
+    elif schema_text is not None and completion.output is None and outcome.code != EXIT_INTERRUPTED:
+        said = f"the model refused: {completion.refusal}" if completion.refusal else "the model gave no object"
+        err.write(f"llmstream: error: {said}\n")
+        outcome.code = EXIT_ERROR
     elif outcome.code == EXIT_INTERRUPTED:
         err.write("llmstream: interrupted\n")
     if args.usage or isatty(err):

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import attrs
 
 from .._errors import LLMStreamError
+from .._events_json import chunk_json, completion_json, error_json
 from .._types import ChunkType, Citation, Completion, ServerToolEvent, StreamedChunk, ToolCall, ToolCallDelta, Usage
 
 __all__ = [
@@ -166,75 +167,6 @@ def format_stats(completion: Completion, first_token_s: float | None) -> str:
     if completion.cached:
         parts.append("(cached)")
     return " · ".join(parts)
-
-
-# -- JSON forms ----------------------------------------------------------------------------------
-
-
-def _compact(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def _usage_json(usage: Usage | None) -> dict[str, Any] | None:
-    return None if usage is None else {**attrs.asdict(usage), "total_tokens": usage.total_tokens}
-
-
-def chunk_json(chunk: StreamedChunk) -> dict[str, Any]:
-    """One NDJSON line: the chunk's type and only the fields that type uses."""
-    kind = chunk.type
-    out: dict[str, Any] = {"type": kind.value}
-    if kind in (_TEXT, _REASONING, _REFUSAL):
-        out["text"] = chunk.text
-        if chunk.signature:
-            out["signature"] = chunk.signature
-    elif chunk.tool_call is not None:
-        out["tool_call"] = _compact(attrs.asdict(chunk.tool_call))
-    elif chunk.server_tool is not None:
-        out["server_tool"] = _compact(attrs.asdict(chunk.server_tool, filter=lambda a, _: a.name != "raw"))
-    elif chunk.citation is not None:
-        out["citation"] = _compact(attrs.asdict(chunk.citation))
-    elif kind is ChunkType.USAGE:
-        out["usage"] = _usage_json(chunk.usage)
-    elif kind is ChunkType.STOP:
-        out["finish_reason"] = chunk.finish_reason.value if chunk.finish_reason else None
-        out["raw_finish_reason"] = chunk.raw_finish_reason
-    elif kind is ChunkType.START:
-        out.update(_compact({"id": chunk.id, "model": chunk.model}))
-    elif chunk.error is not None:
-        out["error"] = error_json(chunk.error)
-    return out
-
-
-def error_json(error: BaseException) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
-    status = getattr(error, "status_code", None)
-    if status is not None:
-        out["status_code"] = status
-    return out
-
-
-def completion_json(completion: Completion, **extra: Any) -> dict[str, Any]:
-    """The final ``{"type": "completion", ...}`` line: everything the stream said, rebuilt."""
-    stats = completion.stats
-    return {
-        "type": "completion",
-        "text": completion.text,
-        "reasoning": completion.reasoning,
-        "refusal": completion.refusal,
-        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in completion.tool_calls],
-        "server_tools": [chunk_json(StreamedChunk(ChunkType.SERVER_TOOL, server_tool=t))["server_tool"]
-                         for t in completion.server_tools],
-        "citations": [_compact(attrs.asdict(c)) for c in completion.citations],
-        "usage": _usage_json(completion.usage),
-        "finish_reason": completion.finish_reason.value if completion.finish_reason else None,
-        "raw_finish_reason": completion.raw_finish_reason,
-        "model": completion.model,
-        "id": completion.id,
-        "provider": completion.provider,
-        "stats": attrs.asdict(stats),
-        "error": error_json(completion.error) if completion.error is not None else None,
-        **extra,
-    }
 
 
 # -- renderers -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .._conversation import Conversation, Message
 from .._errors import ConfigurationError, LLMStreamError, ProviderError
 from .._options import StreamingOptions
 from .._types import ChunkType, Completion, Tool
-from .args import DEFAULT_MODEL, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError, option_value
+from .args import DEFAULT_MODEL, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LogError, UsageError, option_value
 from .render import Renderer, Spinner
 
 __all__ = [
@@ -31,6 +31,7 @@ _CONTENT = frozenset({ChunkType.TEXT, ChunkType.REASONING, ChunkType.REFUSAL, Ch
 #: CLI flag → client keyword; what a conversation saves and ``-c`` reuses (never the key).
 CLIENT_OPTIONS = {
     "base_url": "base_url", "retries": "max_retries", "idle_timeout": "idle_timeout",
+    "first_chunk_timeout": "first_chunk_timeout",
     "project": "project", "location": "location",  # Vertex AI (-m vertex:…)
 }
 
@@ -81,7 +82,7 @@ def load_tools(path: str) -> list[Tool]:
 
 def load_history(args: argparse.Namespace) -> History:
     """The saved conversation that ``-c``/``--cid`` name, checked before anything is sent."""
-    from .history import LogStore, default_logs_path
+    from .history import default_logs_path, reading
 
     if args.cid is not None and not args.cid.strip():
         raise UsageError("--cid needs a conversation id (see `llmstream logs`)")
@@ -92,7 +93,7 @@ def load_history(args: argparse.Namespace) -> History:
     path = default_logs_path()
     if not path.exists():
         raise UsageError(f"no saved conversations yet ({path})")
-    with LogStore.open(path) as store:
+    with reading(path) as store:  # read-only: a read-only or shared log can still be continued
         cid = store.resolve(args.cid) if args.cid else store.last_conversation_id()
         if cid is None:
             raise UsageError(f"no conversation {args.cid!r}" if args.cid else "no saved conversations yet")
@@ -177,6 +178,8 @@ def run_stream(
     spinner: Spinner | None,
 ) -> Outcome:
     extra = {key: option_value(value) for key, value in getattr(args, "option", [])}
+    if getattr(args, "output_schema", None) is not None:  # --schema / --schema-multi
+        extra["output_type"] = args.output_schema
     if getattr(args, "cache", False):
         from ..cache import SQLiteCache
         from .history import default_cache_path
@@ -217,15 +220,18 @@ def save(turn: Turn, outcome: Outcome, secrets: list[str], err: TextIO) -> str |
     """Save the exchange; a log that cannot be written warns but never costs the user the answer."""
     import sqlite3
 
-    from .history import LogStore
+    from .history import LogStore, default_logs_path
+    from .logdb import log_error
 
+    path = default_logs_path()
     try:
-        with LogStore.open() as store:
+        with LogStore.open(path) as store:
             return store.save(
                 conversation_id=turn.conversation_id, model_spec=turn.model_spec, input_messages=turn.new_messages,
                 completion=outcome.completion, tools=turn.tools, error=outcome.failure, secrets_to_scrub=secrets,
                 client_options=turn.client_options,
             )
-    except (sqlite3.Error, OSError) as exc:
-        err.write(f"llmstream: warning: could not save to the log: {exc}\n")
+    except (sqlite3.Error, OSError, LogError) as exc:
+        reason = exc if isinstance(exc, LogError) else log_error(exc, path, "write")
+        err.write(f"llmstream: warning: this exchange was not saved: {reason}\n")
         return turn.conversation_id

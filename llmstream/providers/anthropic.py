@@ -17,6 +17,7 @@ from .._errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
+from .._output import anthropic_format, anthropic_native
 from .._settings import Request
 from .._status import error_for_status
 from .._transport import AsyncNative, guarded_http_client, guarded_transport, http_timeout
@@ -60,6 +61,12 @@ def map_anthropic_error(exc: BaseException, provider: str) -> LLMStreamError | N
     if isinstance(exc, anthropic.APIResponseValidationError):
         return MalformedStreamError(f"unexpected data from the API: {exc.message}", provider=provider)
     return None
+
+
+def forced_output_tool(request: Request) -> str | None:
+    """The name of the forced tool that carries structured output (older models), else None."""
+    output = request.output
+    return None if output is None or anthropic_native(request.model) else output.name
 
 
 # -- the client ---------------------------------------------------------------------------------
@@ -124,11 +131,13 @@ class AnthropicClient(BaseClient):
             params["temperature"] = request.temperature
         params.update(request.extra)  # thinking=, top_k=, metadata=… pass through as given
         output = request.output
-        if output is not None:
+        if output is not None and anthropic_native(request.model):  # structured outputs: the answer is JSON text
+            params["output_config"] = {**(params.get("output_config") or {}), "format": anthropic_format(output)}
+        elif output is not None:  # older models: a forced tool whose input is the object
             if params.get("thinking"):
                 raise ConfigurationError(
-                    "output_type= uses a forced tool on Anthropic, which extended thinking does not allow: "
-                    "drop thinking= or output_type="
+                    f"output_type= uses a forced tool on {request.model} (no native structured outputs before "
+                    "Claude 4.5), which extended thinking does not allow: drop thinking= or output_type="
                 )
             tool = {"name": output.name, "description": f"Reply with the {output.name} object.",
                     "input_schema": output.schema}
@@ -157,7 +166,7 @@ class AnthropicClient(BaseClient):
         return AsyncNative(events, response.aclose, response=response)
 
     def _translator(self, request: Request) -> AnthropicTranslator:
-        output_tool = None if request.output is None else request.output.name
+        output_tool = forced_output_tool(request)
         if self.sdk_models:
             return AnthropicTranslator(output_tool)
         return AnthropicEventTranslator(output_tool)

@@ -32,7 +32,7 @@ from .._errors import (
 )
 from .._settings import Request, Settings
 from .._status import error_for_status
-from .._transport import AsyncNative, StreamClosing, connection_closed, guarded_transport, http_timeout
+from .._transport import INFLIGHT, AsyncNative, StreamClosing, connection_closed, guarded_transport, http_timeout
 from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
@@ -201,6 +201,7 @@ def _event_hooks(default: Settings) -> tuple[dict[str, list[Any]], dict[str, lis
         if getattr(sink, "closing", False):  # the SDK reconnecting (automatic continuation) while we close
             raise StreamClosing
         settings = default if sink is None else sink.settings
+        request.extensions[INFLIGHT] = getattr(sink, "inflight", None)  # sent on a read: cancel() aborts it too
         # The SDK passes a timeout (none at all unless HttpOptions.timeout) with every request: ours wins.
         request.extensions["timeout"] = http_timeout(settings).as_dict()
         if settings.total_timeout is not None:  # a server deadline: the total budget, never the idle gap
@@ -225,7 +226,7 @@ class _GeminiStream:
     """The SDK's sync generator; ``close()`` also closes the HTTP response it opened, whose socket the
     shells' ``hard_cancel`` can also shut down from another thread."""
 
-    __slots__ = ("_events", "_native", "response", "settings")
+    __slots__ = ("_events", "_native", "inflight", "response", "settings")
 
     def __init__(self, native: Iterator[Any], settings: Settings) -> None:
         self._native = native
@@ -261,7 +262,7 @@ class _AsyncGeminiStream(AsyncNative):
     generator chain down (its own ``aclose`` would end only the outermost generator).
     ``response`` also lets the shells' ``hard_cancel`` shut its socket down from any thread."""
 
-    __slots__ = ("_native", "closing", "settings")
+    __slots__ = ("_native", "closing", "inflight", "settings")
 
     def __init__(self, native: AsyncIterator[Any], settings: Settings) -> None:
         super().__init__(self._iterate(), self._close)

@@ -14,7 +14,8 @@ from .._errors import (
     RateLimitError,
     StreamTimeoutError,
 )
-from .._types import Completion, StreamedChunk, Usage
+from .._events_json import usage_json
+from .._types import Completion, StreamedChunk
 
 __all__ = [
     "DONE",
@@ -106,18 +107,3 @@ def error_code(error: BaseException) -> str | None:
     if isinstance(error, ProviderError) and error.status_code is not None:
         return str(error.status_code)
     return type(error).__name__
-
-
-def usage_json(usage: Usage | None) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    out: dict[str, Any] = {  # the CLI's --json form: every Usage field, then total_tokens
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cached_input_tokens": usage.cached_input_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "total_tokens": usage.total_tokens,
-        "cost": usage.cost,
-    }
-    return out
