@@ -165,20 +165,38 @@ class AsyncScopedGuardTransport(AsyncGuardTransport):
         return await super().handle_async_request(request)
 
 
-def guarded_transport(settings: Settings, *, asynchronous: bool, normalize_sse: bool = False) -> Any:
+class ScopedTransport(ScopedGuardTransport):
+    """Abortable as :class:`ScopedGuardTransport`, without the byte guard: for bodies llmstream
+    decodes itself (its SSE decoder bounds lines and events and drops a BOM)."""
+
+    def handle_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=False)
+        return self._inner.handle_request(request)
+
+
+class AsyncScopedTransport(AsyncScopedGuardTransport):
+    """The async twin of :class:`ScopedTransport`."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        attach(request, pool_of(self._inner), asynchronous=True)
+        return await self._inner.handle_async_request(request)
+
+
+def guarded_transport(
+    settings: Settings, *, asynchronous: bool, normalize_sse: bool = False, guard: bool = True
+) -> Any:
     """An httpx2 transport behind the byte guard (bounded lines/events, BOM dropped), pooled like the
     openai/anthropic SDKs (1,000 connections, 100 kept alive); a stream's requests can be aborted
-    from any thread before their response headers arrive."""
+    from any thread before their response headers arrive. ``guard=False``: no byte guard, for a body
+    llmstream decodes itself."""
     import httpx2
 
     limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
     if asynchronous:
-        return AsyncScopedGuardTransport(
-            httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
-        )
-    return ScopedGuardTransport(
-        httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse
-    )
+        cls: Any = AsyncScopedGuardTransport if guard else AsyncScopedTransport
+        return cls(httpx2.AsyncHTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
+    cls = ScopedGuardTransport if guard else ScopedTransport
+    return cls(httpx2.HTTPTransport(limits=limits), settings.max_event_bytes, normalize_sse=normalize_sse)
 
 
 def guarded_http_client(settings: Settings, *, asynchronous: bool, **kwargs: Any) -> Any:

@@ -42,7 +42,7 @@ from llmstream import (  # noqa: E402
     Usage,
 )
 from llmstream._settings import Request  # noqa: E402
-from llmstream.providers._anthropic_wire import for_sdk  # noqa: E402
+from llmstream.providers._passthrough import into_extra_body as for_sdk  # noqa: E402
 from llmstream.providers.anthropic import (  # noqa: E402
     DEFAULT_MAX_TOKENS,
     AnthropicClient,

@@ -19,8 +19,8 @@ from tests.loopback import (
 from tests.test_resilience import PIECES, WIRES, Wire, client_for
 
 LIMIT = 64 * 1024
-BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic", "gemini",
-                                          "gemini-sdk_models=False")]
+BOUNDED = [w for w in WIRES if w.name in ("openai", "openai-sdk_models=False", "openrouter", "anthropic",
+                                          "anthropic-sdk_models=False", "gemini", "gemini-sdk_models=False")]
 
 
 @pytest.mark.parametrize("wire", BOUNDED, ids=[w.name for w in BOUNDED])

@@ -88,6 +88,10 @@ def _anthropic(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.AnthropicClient("claude-loopback", api_key="sk" "-ant-test", base_url=url, **kw)
 
 
+def _anthropic_own_decoding(url: str, kw: dict[str, Any]) -> BaseClient:
+    return llmstream.AnthropicClient("claude-loopback", api_key="sk" "-ant-test", base_url=url, sdk_models=False, **kw)
+
+
 def _gemini(url: str, kw: dict[str, Any]) -> BaseClient:
     return llmstream.GeminiClient("gemini-2.5-flash", api_key="AI" "za-test", base_url=url, **kw)
 
@@ -135,6 +139,9 @@ WIRES = [
     Wire("anthropic", "anthropic", lambda p: anthropic_stream(anthropic_text_events(p)), 3,
          sse_frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, event="error"),
          b"event: content_block_delta\ndata: {oops\n\n", _anthropic),
+    Wire("anthropic-sdk_models=False", "anthropic", lambda p: anthropic_stream(anthropic_text_events(p)), 3,
+         sse_frame({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, event="error"),
+         b"event: content_block_delta\ndata: {oops\n\n", _anthropic_own_decoding),
     Wire("gemini", "gemini", lambda p: gemini_stream(gemini_text_responses(p)), 0,
          b'data: {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}\r\n\r\n',
          b"data: {oops\r\n\r\n", _gemini),

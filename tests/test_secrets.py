@@ -73,6 +73,8 @@ PROVIDER_IDS = ["openai", "openai-fast", "openai-responses", "anthropic", "gemin
 VARIANTS = ["vendor-key", "proxy-key", "userinfo"]
 VENDOR = {"openai": "openai", "openai-responses": "openai", "openrouter": "openai", "anthropic": "anthropic",
           "gemini": "gemini"}
+PROVIDERS.append(("anthropic", {"sdk_models": False}))  # llmstream decodes the body (the SDK sends the request)
+PROVIDER_IDS.append("anthropic-fast")
 
 
 @attrs.frozen

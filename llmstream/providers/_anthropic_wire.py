@@ -6,8 +6,6 @@ the SDK.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any
 
 from .._conversation import Conversation, Message
@@ -15,7 +13,7 @@ from .._types import Tool
 from ._content_shapes import Budget, anthropic_blocks
 from ._server_tools import sent_back
 
-__all__ = ["for_sdk", "messages_payload", "tools_payload"]
+__all__ = ["messages_payload", "tools_payload"]
 
 
 def tools_payload(tools: tuple[Tool, ...]) -> list[dict[str, Any]]:
@@ -90,27 +88,3 @@ def messages_payload(conversation: Conversation) -> list[dict[str, Any]]:
         else:
             out.append({"role": role, "content": blocks})
     return out
-
-
-@functools.lru_cache(maxsize=8)
-def _keywords(function: Any) -> frozenset[str] | None:
-    """The keyword names an SDK method takes; None when it takes ``**kwargs``."""
-    parameters = inspect.signature(function).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return frozenset(p.name for p in parameters)
-
-
-def for_sdk(create: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Move what this SDK version's ``create()`` has no keyword for into ``extra_body``.
-
-    Recent SDKs dropped ``temperature``/``top_p``/``top_k`` from the signature (and raise
-    TypeError on them) while the API still takes them; new API fields may predate their keyword.
-    """
-    accepted = _keywords(getattr(create, "__func__", create))
-    if accepted is None or accepted.issuperset(params):
-        return params
-    known = {k: v for k, v in params.items() if k in accepted}
-    unknown = {k: v for k, v in params.items() if k not in accepted}
-    known["extra_body"] = {**unknown, **(params.get("extra_body") or {})}
-    return known

@@ -42,7 +42,7 @@ from .._transport import INFLIGHT, AsyncNative, StreamClosing, connection_closed
 from ._gemini_events import GeminiEventResponse
 
 __all__ = [
-    "AsyncGeminiStream", "GeminiStream", "aopen_raw", "event_hooks", "install_raw_seam", "open_raw", "plain_transport",
+    "AsyncGeminiStream", "GeminiStream", "aopen_raw", "event_hooks", "install_raw_seam", "open_raw",
     "raw_seam_available",
 ]
 
@@ -183,15 +183,6 @@ def raw_seam_available() -> bool:
 
     base = getattr(_api_client, "BaseApiClient", None)
     return base is not None and all(callable(getattr(base, name, None)) for name in _SEAM)
-
-
-def plain_transport(*, asynchronous: bool) -> Any:
-    """The fast path's httpx2 transport: pooled like ``guarded_transport`` but without the byte guard,
-    whose bounds and BOM handling llmstream's SSE decoder has itself (one pass over the bytes, not two)."""
-    import httpx2
-
-    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
-    return httpx2.AsyncHTTPTransport(limits=limits) if asynchronous else httpx2.HTTPTransport(limits=limits)
 
 
 def install_raw_seam(genai: Any) -> bool:

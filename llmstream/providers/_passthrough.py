@@ -3,7 +3,7 @@
 ``-o top_k 40`` or ``client.stream_complete(conv, top_k=40)``: the openai SDK's ``create()``
 raises TypeError on keywords it does not know, and google-genai's ``GenerateContentConfig``
 forbids unknown fields. Both SDKs have a documented way to send more: openai's ``extra_body``
-(also Anthropic's, see ``_anthropic_wire.for_sdk``) and google-genai's ``http_options.extra_body``.
+(also Anthropic's ``messages.create()``) and google-genai's ``http_options.extra_body``.
 Nothing a user gave is dropped; what the API itself does not know, it reports.
 """
 

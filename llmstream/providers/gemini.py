@@ -36,7 +36,6 @@ from ._gemini_native import (
     event_hooks,
     install_raw_seam,
     open_raw,
-    plain_transport,
     raw_seam_available,
 )
 from ._gemini_translate import FINISH_REASONS, GeminiTranslator
@@ -138,15 +137,17 @@ class GeminiClient(BaseClient):
         sync_args = {**(http.get("client_args") or {}), "event_hooks": sync_hooks}
         fast = not self.sdk_models and raw_seam_available()  # llmstream's SSE decoder bounds the bytes itself
         if "transport" not in sync_args:  # bounded lines/events, BOM and SSE comments normalized, a 1,000 pool
-            sync_args["transport"] = (plain_transport(asynchronous=False) if fast else
-                                      guarded_transport(self.settings, asynchronous=False, normalize_sse=True))
+            sync_args["transport"] = guarded_transport(
+                self.settings, asynchronous=False, normalize_sse=True, guard=not fast
+            )
         http["client_args"] = sync_args
         async_args = {**(http.get("async_client_args") or {}), "event_hooks": async_hooks}
         if "transport" not in async_args:
             # Also keeps the SDK off aiohttp (past the hooks and the httpx2 error mapping): one HTTP
             # stack for sync and async. The transport's pool belongs to one event loop.
-            async_args["transport"] = (plain_transport(asynchronous=True) if fast else
-                                       guarded_transport(self.settings, asynchronous=True, normalize_sse=True))
+            async_args["transport"] = guarded_transport(
+                self.settings, asynchronous=True, normalize_sse=True, guard=not fast
+            )
             self._loop_bound = True
         http["async_client_args"] = async_args
         http_options = genai.types.HttpOptions(**http)
