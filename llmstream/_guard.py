@@ -21,7 +21,7 @@ from typing import Any
 
 from ._errors import MalformedStreamError
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "ByteGuard", "GuardTransport", "AsyncGuardTransport"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "AsyncGuardTransport", "ByteGuard", "GuardTransport", "unguard"]
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -183,6 +183,15 @@ class _GuardedStream:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def unguard(response: Any) -> None:
+    """Take the byte guard off a response whose body llmstream's own SSE decoder reads before anything
+    read it: that decoder bounds lines and events and drops the BOM itself, so the guard would only
+    add its work and a generator to every read (the fast paths' cost)."""
+    stream: Any = getattr(response, "stream", None)
+    if isinstance(getattr(stream, "_guard", None), ByteGuard) and not getattr(response, "is_stream_consumed", True):
+        response.stream = stream._stream
 
 
 def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool) -> Any:
