@@ -189,9 +189,18 @@ def unguard(response: Any) -> None:
     """Take the byte guard off a response whose body llmstream's own SSE decoder reads before anything
     read it: that decoder bounds lines and events and drops the BOM itself, so the guard would only
     add its work and a generator to every read (the fast paths' cost)."""
+    if getattr(response, "is_stream_consumed", True):
+        return
+    outer: Any = response
     stream: Any = getattr(response, "stream", None)
-    if isinstance(getattr(stream, "_guard", None), ByteGuard) and not getattr(response, "is_stream_consumed", True):
-        response.stream = stream._stream
+    for _ in range(3):  # the client wraps the transport's stream (httpx2's BoundSyncStream: elapsed time)
+        if isinstance(getattr(stream, "_guard", None), ByteGuard):
+            if outer is response:
+                response.stream = stream._stream
+            else:
+                outer._stream = stream._stream
+            return
+        outer, stream = stream, getattr(stream, "_stream", None)
 
 
 def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool) -> Any:

@@ -188,7 +188,7 @@ def _prepare(args: argparse.Namespace, err: TextIO) -> Turn:
 
 def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     turn = _prepare(args, err)
-    llm = client_for(turn.model_spec, turn.client_options, args.key)
+    llm = client_for(turn.model_spec, turn.client_options, args.key, sdk_models=getattr(args, "sdk_models", False))
     secrets = _secrets_of(llm, args.key)
     spinner = Spinner(err, llm.model).start() if isatty(err) else None
     renderer: Renderer
