@@ -268,22 +268,11 @@ class StreamedChunk:
     # Hand-written: one chunk per token makes this the hottest constructor. attrs' frozen __init__
     # binds object.__setattr__ and calls it per field; the slots' own setters are ~25% cheaper.
     def __init__(
-        self,
-        type: ChunkType,
-        text: str = "",
-        id: str | None = None,
-        model: str | None = None,
-        tool_call: ToolCallDelta | None = None,
-        usage: Usage | None = None,
-        finish_reason: FinishReason | None = None,
-        raw_finish_reason: str | None = None,
-        error: LLMStreamError | None = None,
-        signature: str | None = None,
-        redacted_data: str | None = None,
-        server_tool: ServerToolEvent | None = None,
-        citation: Citation | None = None,
-        provider_output: ProviderOutput | None = None,
-        raw: Any = None,
+        self, type: ChunkType, text: str = "", id: str | None = None, model: str | None = None,
+        tool_call: ToolCallDelta | None = None, usage: Usage | None = None, finish_reason: FinishReason | None = None,
+        raw_finish_reason: str | None = None, error: LLMStreamError | None = None, signature: str | None = None,
+        redacted_data: str | None = None, server_tool: ServerToolEvent | None = None, citation: Citation | None = None,
+        provider_output: ProviderOutput | None = None, raw: Any = None,
     ) -> None:
         _set_type(self, type)
         _set_text(self, text)
@@ -326,7 +315,7 @@ _setters = {field.name: StreamedChunk.__dict__[field.name].__set__ for field in 
 if _setters:  # pragma: no cover - a new field must be set in StreamedChunk.__init__ too
     raise ImportError(f"StreamedChunk.__init__ does not set {sorted(_setters)}")
 _new = object.__new__
-_TEXT_TYPE = ChunkType.TEXT
+_TEXT_TYPE, _USAGE_TYPE = ChunkType.TEXT, ChunkType.USAGE
 
 
 def text_chunk(text: str, raw: Any) -> StreamedChunk:
@@ -339,12 +328,22 @@ def text_chunk(text: str, raw: Any) -> StreamedChunk:
     return chunk
 
 
+def usage_chunk(usage: Usage, raw: Any) -> StreamedChunk:
+    """``StreamedChunk(ChunkType.USAGE, usage=usage, raw=raw)``, built as :func:`text_chunk` is (Gemini
+    reports usage with every chunk)."""
+    chunk: StreamedChunk = _new(StreamedChunk)
+    _set_type(chunk, _USAGE_TYPE)
+    _set_usage(chunk, usage)
+    _set_raw(chunk, raw)
+    return chunk
+
+
 _UNSET_DEFAULTS = {field.name: field.default for field in attrs.fields(StreamedChunk)}  # what text_chunk leaves out
 
 
 def _unset_field(self: StreamedChunk, name: str) -> Any:
-    """Only for an attribute not found: a slot ``text_chunk`` left empty reads as its field's default (equality,
-    repr, evolve and pickling see every field); other names raise. Set at runtime: type checkers never see it."""
+    """Only for an attribute not found: a slot ``text_chunk``/``usage_chunk`` left empty reads as its field's
+    default (equality, repr, evolve, pickling see every field); other names raise. Set at runtime: hidden from mypy."""
     try:
         return _UNSET_DEFAULTS[name]
     except KeyError:

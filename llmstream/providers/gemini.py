@@ -33,7 +33,7 @@ from .._errors import (
 from .._settings import Request, Settings
 from .._status import error_for_status
 from .._transport import AsyncNative, StreamClosing, connection_closed, guarded_transport, http_timeout
-from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk, usage_chunk
 from ._gemini_wire import contents_payload, tools_payload
 from ._parts import Parts
 from ._passthrough import into_gemini_extra_body
@@ -90,7 +90,7 @@ class GeminiTranslator:
             out += self._server.grounding(candidate.grounding_metadata, self._texts, event)
         usage = event.usage_metadata
         if usage is not None:
-            out.append(StreamedChunk(ChunkType.USAGE, usage=_usage(usage), raw=event))
+            out.append(usage_chunk(_usage(usage), event))
         if candidate is not None and candidate.finish_reason is not None:
             self._partial.close(parts, event, out)
             self._stop(_name(candidate.finish_reason), event, out)
