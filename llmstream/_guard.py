@@ -74,6 +74,16 @@ class ByteGuard:
 
     def _measure(self, data: bytes) -> None:
         size = len(data)
+        if size <= self._max and data.endswith(_BLANK_LINES):
+            # The common read: whole events, ending at a blank line (what the general case below
+            # computes, without its probes): nothing is open after it; only the first line can be long.
+            lf, cr = data.find(b"\n"), data.find(b"\r")
+            first_break = lf if cr < 0 else cr if lf < 0 else min(lf, cr)
+            if self._line + first_break > self._max:
+                self._too_large("line")
+            self._line = self._event = 0
+            self._tail = data[-3:] if size >= 3 else (self._tail + data)[-3:]
+            return
         last_break = max(data.rfind(b"\n"), data.rfind(b"\r"))
         if last_break < 0:
             self._line += size
