@@ -31,7 +31,7 @@ from ._errors import MalformedStreamError
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES", "LIMIT_EXTENSION", "AsyncGuardTransport", "ByteGuard", "GuardTransport", "saw_done",
-    "stream_request",
+    "stream_request", "unguard",
 ]
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
@@ -161,6 +161,16 @@ class ByteGuard:
 
     def _measure(self, data: bytes) -> None:
         size = len(data)
+        if size <= self._max and data.endswith(_BLANK_LINES):
+            # The common read: whole events, ending at a blank line (what the general case below
+            # computes, without its probes): nothing is open after it; only the first line can be long.
+            lf, cr = data.find(b"\n"), data.find(b"\r")
+            first_break = lf if cr < 0 else cr if lf < 0 else min(lf, cr)
+            if self._line + first_break > self._max:
+                self._too_large("line")
+            self._line = self._event = 0
+            self._tail = data[-3:] if size >= 3 else (self._tail + data)[-3:]
+            return
         last_break = max(data.rfind(b"\n"), data.rfind(b"\r"))
         if last_break < 0:
             self._line += size
@@ -270,6 +280,24 @@ class _GuardedStream:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def unguard(response: Any) -> None:
+    """Take the byte guard off a response whose body llmstream's own SSE decoder reads before anything
+    read it: that decoder bounds lines and events and drops the BOM itself, so the guard would only
+    add its work and a generator to every read (the fast paths' cost)."""
+    if getattr(response, "is_stream_consumed", True):
+        return
+    outer: Any = response
+    stream: Any = getattr(response, "stream", None)
+    for _ in range(3):  # the client wraps the transport's stream (httpx2's BoundSyncStream: elapsed time)
+        if isinstance(getattr(stream, "_guard", None), ByteGuard):
+            if outer is response:
+                response.stream = stream._stream
+            else:
+                outer._stream = stream._stream
+            return
+        outer, stream = stream, getattr(stream, "_stream", None)
 
 
 def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool) -> Any:

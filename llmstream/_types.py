@@ -65,7 +65,7 @@ class ChunkType(str, enum.Enum):
         return self.value
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, init=False)
 class Usage:
     """A cumulative usage snapshot, normalized to OpenAI semantics.
 
@@ -81,9 +81,27 @@ class Usage:
     reasoning_tokens: int = 0
     cost: float | None = None
 
+    # Hand-written (Gemini sends a usage snapshot with every chunk): the slots' own setters, as in
+    # StreamedChunk, instead of attrs' object.__setattr__ per field.
+    def __init__(
+        self, input_tokens: int = 0, output_tokens: int = 0, cached_input_tokens: int = 0, cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0, cost: float | None = None,
+    ) -> None:
+        _usage_input(self, input_tokens)
+        _usage_output(self, output_tokens)
+        _usage_cached(self, cached_input_tokens)
+        _usage_write(self, cache_write_tokens)
+        _usage_reasoning(self, reasoning_tokens)
+        _usage_cost(self, cost)
+
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+_usage_input, _usage_output, _usage_cached, _usage_write, _usage_reasoning, _usage_cost = (
+    Usage.__dict__[field.name].__set__ for field in attrs.fields(Usage)
+)
 
 
 @attrs.frozen(slots=True)
@@ -250,22 +268,11 @@ class StreamedChunk:
     # Hand-written: one chunk per token makes this the hottest constructor. attrs' frozen __init__
     # binds object.__setattr__ and calls it per field; the slots' own setters are ~25% cheaper.
     def __init__(
-        self,
-        type: ChunkType,
-        text: str = "",
-        id: str | None = None,
-        model: str | None = None,
-        tool_call: ToolCallDelta | None = None,
-        usage: Usage | None = None,
-        finish_reason: FinishReason | None = None,
-        raw_finish_reason: str | None = None,
-        error: LLMStreamError | None = None,
-        signature: str | None = None,
-        redacted_data: str | None = None,
-        server_tool: ServerToolEvent | None = None,
-        citation: Citation | None = None,
-        provider_output: ProviderOutput | None = None,
-        raw: Any = None,
+        self, type: ChunkType, text: str = "", id: str | None = None, model: str | None = None,
+        tool_call: ToolCallDelta | None = None, usage: Usage | None = None, finish_reason: FinishReason | None = None,
+        raw_finish_reason: str | None = None, error: LLMStreamError | None = None, signature: str | None = None,
+        redacted_data: str | None = None, server_tool: ServerToolEvent | None = None, citation: Citation | None = None,
+        provider_output: ProviderOutput | None = None, raw: Any = None,
     ) -> None:
         _set_type(self, type)
         _set_text(self, text)
@@ -298,47 +305,52 @@ class StreamedChunk:
 
 # The slots' own setters, for StreamedChunk.__init__ (they bypass the frozen __setattr__).
 _setters = {field.name: StreamedChunk.__dict__[field.name].__set__ for field in attrs.fields(StreamedChunk)}
-_set_type = _setters.pop("type")
-_set_text = _setters.pop("text")
-_set_id = _setters.pop("id")
-_set_model = _setters.pop("model")
-_set_tool_call = _setters.pop("tool_call")
-_set_usage = _setters.pop("usage")
-_set_finish_reason = _setters.pop("finish_reason")
-_set_raw_finish_reason = _setters.pop("raw_finish_reason")
-_set_error = _setters.pop("error")
-_set_signature = _setters.pop("signature")
-_set_redacted_data = _setters.pop("redacted_data")
-_set_server_tool = _setters.pop("server_tool")
-_set_citation = _setters.pop("citation")
-_set_provider_output = _setters.pop("provider_output")
-_set_raw = _setters.pop("raw")
+(
+    _set_type, _set_text, _set_id, _set_model, _set_tool_call, _set_usage, _set_finish_reason, _set_raw_finish_reason,
+    _set_error, _set_signature, _set_redacted_data, _set_server_tool, _set_citation, _set_provider_output, _set_raw,
+) = (_setters.pop(name) for name in (
+    "type", "text", "id", "model", "tool_call", "usage", "finish_reason", "raw_finish_reason", "error", "signature",
+    "redacted_data", "server_tool", "citation", "provider_output", "raw",
+))
 if _setters:  # pragma: no cover - a new field must be set in StreamedChunk.__init__ too
     raise ImportError(f"StreamedChunk.__init__ does not set {sorted(_setters)}")
 _new = object.__new__
-_TEXT_TYPE = ChunkType.TEXT
+_TEXT_TYPE, _USAGE_TYPE = ChunkType.TEXT, ChunkType.USAGE
 
 
 def text_chunk(text: str, raw: Any) -> StreamedChunk:
-    """``StreamedChunk(ChunkType.TEXT, text, raw=raw)`` for translators' hot paths, without the
-    12-parameter call (same object, every field set)."""
+    """``StreamedChunk(ChunkType.TEXT, text, raw=raw)`` for translators' hot paths: an equal object built
+    with three slot stores instead of fifteen; the other fields read as their defaults (``_unset_field``)."""
     chunk: StreamedChunk = _new(StreamedChunk)
     _set_type(chunk, _TEXT_TYPE)
     _set_text(chunk, text)
-    _set_id(chunk, None)
-    _set_model(chunk, None)
-    _set_tool_call(chunk, None)
-    _set_usage(chunk, None)
-    _set_finish_reason(chunk, None)
-    _set_raw_finish_reason(chunk, None)
-    _set_error(chunk, None)
-    _set_signature(chunk, None)
-    _set_redacted_data(chunk, None)
-    _set_server_tool(chunk, None)
-    _set_citation(chunk, None)
-    _set_provider_output(chunk, None)
     _set_raw(chunk, raw)
     return chunk
+
+
+def usage_chunk(usage: Usage, raw: Any) -> StreamedChunk:
+    """``StreamedChunk(ChunkType.USAGE, usage=usage, raw=raw)``, built as :func:`text_chunk` is (Gemini
+    reports usage with every chunk)."""
+    chunk: StreamedChunk = _new(StreamedChunk)
+    _set_type(chunk, _USAGE_TYPE)
+    _set_usage(chunk, usage)
+    _set_raw(chunk, raw)
+    return chunk
+
+
+_UNSET_DEFAULTS = {field.name: field.default for field in attrs.fields(StreamedChunk)}  # what text_chunk leaves out
+
+
+def _unset_field(self: StreamedChunk, name: str) -> Any:
+    """Only for an attribute not found: a slot ``text_chunk``/``usage_chunk`` left empty reads as its field's
+    default (equality, repr, evolve, pickling see every field); other names raise. Set at runtime: hidden from mypy."""
+    try:
+        return _UNSET_DEFAULTS[name]
+    except KeyError:
+        raise AttributeError(f"'StreamedChunk' object has no attribute {name!r}") from None
+
+
+setattr(StreamedChunk, "__getattr__", _unset_field)  # noqa: B010 - hidden from type checkers on purpose
 
 
 @attrs.frozen(slots=True)

@@ -77,6 +77,8 @@ class SSEDecoder:
             raise ValueError("max_line_bytes and max_event_bytes must be positive")
         self.max_line_bytes = max_line_bytes
         self.max_event_bytes = max_event_bytes
+        # feed_data's fast path: no line and no event in a chunk this size can be too long.
+        self._fast_limit = min(max_line_bytes, max_event_bytes) - 2
         self._last_event_id = ""  # committed at each blank line (the spec's "last event ID string")
         self._reset_stream()
 
@@ -139,6 +141,41 @@ class SSEDecoder:
             if lines[0].startswith(_BOM):
                 lines[0] = lines[0][3:]
         return self._process(lines)
+
+    def feed_data(self, data: bytes) -> list[str]:
+        """``feed`` for a consumer of the data alone: the ``data`` of each event it completed, in order.
+
+        Exactly ``[event.data for event in self.feed(data)]``, with the same state afterwards. The
+        common case (a chunk of whole events, each one ``data:`` line, LF or CRLF line ends, ending with
+        a blank line, arriving with nothing buffered) is cut on the blank lines at once, without the
+        line-by-line interpretation; anything else goes through :meth:`feed`.
+        """
+        if self._tail or self._pending_cr or self._data or self._at_start or len(data) > self._fast_limit:
+            return [event.data for event in self.feed(data)]
+        lines = data
+        if b"\r" in data:
+            # CRLF → LF keeps every line end where it was; a lone CR (a line end too) takes the slow way.
+            if data.count(b"\r") != data.count(b"\r\n"):
+                return [event.data for event in self.feed(data)]
+            lines = data.replace(b"\r\n", b"\n")
+        if lines[-2:] != b"\n\n":
+            return [event.data for event in self.feed(data)]
+        out: list[str] = []
+        for block in lines[:-2].split(b"\n\n"):
+            # One ``data`` line per event is the common case; a block with more lines (or none) is
+            # read line by line, as ``feed`` would, ending at its blank line.
+            if block[:6] == b"data: " and block.find(b"\n") < 0:
+                out.append(block[6:].decode("utf-8", "replace"))
+            elif block[:5] == b"data:" and block.find(b"\n") < 0:
+                out.append(block[5:].decode("utf-8", "replace"))
+            else:
+                self._last_event_id = self._id_buffer
+                out += [event.data for event in self._process([*block.split(b"\n"), b""])]
+        # Every block ended at a blank line: the event state is reset, the id committed.
+        self._last_event_id = self._id_buffer
+        self._event_type = ""
+        self._retry = None
+        return out
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: drop the partial last line and the undispatched event, reset, return ``[]``."""

@@ -211,3 +211,61 @@ def test_server_error_text_includes_the_status_code(loopback: LoopbackServer, tm
     assert result.returncode == 1
     assert "ServerError" in result.stderr and "502" in result.stderr
     assert json.loads(run(command("logs", "--json"), make_env(tmp_path)).stdout)[0]["partial"] is True
+
+
+# -- the CLI decodes with llmstream's own fast path unless --sdk-models ------------------------------
+
+
+def _clients_made(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The keyword arguments of every client the CLI builds (the client is built for real)."""
+    import llmstream.cli.turn as turn
+
+    made: list[dict[str, Any]] = []
+    real = turn.make_client
+
+    def spy(spec: str, **kwargs: Any) -> Any:
+        made.append(kwargs)
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(turn, "make_client", spy)
+    return made
+
+
+@pytest.mark.parametrize(("flags", "expected"), [((), False), (("--sdk-models",), True)])
+def test_the_cli_streams_with_sdk_models_false_unless_asked(
+    flags: tuple[str, ...], expected: bool, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from llmstream import cli
+    from llmstream.providers import _openai_events
+
+    made = _clients_made(monkeypatch)
+    decoded: list[Any] = []
+    real_feed = _openai_events.JSONEventParser.feed
+    monkeypatch.setattr(_openai_events.JSONEventParser, "feed",
+                        lambda self, data: decoded.append(data) or real_feed(self, data))
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    loopback.enqueue(Scripted(chunks=text_stream("Hello", " world")))
+    argv = ["-m", "openai:gpt-4o-mini", "--base-url", loopback.url + "/v1", "--retries", "0", *flags, "Hi"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out == "Hello world\n"
+    assert sent(loopback)["messages"][-1] == {"role": "user", "content": "Hi"}  # the request hit the server
+    assert [kwargs.get("sdk_models", True) for kwargs in made] == [expected]
+    assert bool(decoded) is not expected  # llmstream's own decoder read the body, or the SDK's did
+
+
+def test_the_fast_path_default_follows_the_client_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmstream.cli.turn import takes_sdk_models
+    from llmstream.providers.openrouter import OpenRouterClient
+
+    assert takes_sdk_models("openai:gpt-4o-mini") and takes_sdk_models("openai-responses:gpt-5-mini")
+    assert takes_sdk_models("gpt-4o") and not takes_sdk_models("openrouter:openai/gpt-4o-mini")
+    assert not takes_sdk_models("mock:echo") and not takes_sdk_models("nonsense:model")
+
+    class FastRouter(OpenRouterClient):  # a provider that gains the switch is picked up, nothing else changes
+        def __init__(self, model: str, *, sdk_models: bool = True, **kwargs: Any) -> None:
+            super().__init__(model, **kwargs)
+
+    monkeypatch.setitem(llmstream._registry.PROVIDERS, "fastrouter", f"{__name__}:FastRouter")
+    monkeypatch.setitem(globals(), "FastRouter", FastRouter)
+    assert takes_sdk_models("fastrouter:x")

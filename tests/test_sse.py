@@ -384,3 +384,65 @@ def test_reference_agrees_on_a_known_vector() -> None:
     # Guards the property test against a reference that is wrong in the same way as the decoder.
     stream = "\ufeffid: 7\r\nretry: 12\rdata\ndata:  x\u2028\r\n\r\n: c\nevent: e\ndata: y\n\nid: 8\ndata: z".encode()
     assert reference_decode(stream) == ([E(data="\n x\u2028", id="7", retry=12), E("e", "y", "7")], "7")
+
+
+# --- feed_data: the data-only fast path gives what feed gives ----------------------------------------
+
+
+def _data_run(chunks: list[bytes], use_data: list[bool], **limits: int) -> tuple[list[str], str]:
+    dec = SSEDecoder(**limits)
+    out: list[str] = []
+    for chunk, fast in zip(chunks, use_data, strict=True):
+        out += dec.feed_data(chunk) if fast else [event.data for event in dec.feed(chunk)]
+    return out, dec.last_event_id
+
+
+_data_event = st.one_of(
+    st.tuples(st.sampled_from([b"data: ", b"data:"]), _value).map(lambda p: p[0] + p[1] + b"\n\n"),
+    st.tuples(st.sampled_from([b"data: ", b"data:"]), _value).map(lambda p: p[0] + p[1] + b"\r\n\r\n"),
+)
+
+
+@st.composite
+def data_streams(draw: st.DrawFn) -> list[bytes]:
+    """Chunks of whole events (mostly plain ``data:`` ones, the fast path's case) and of anything else."""
+    chunks = []
+    for _ in range(draw(st.integers(1, 8))):
+        if draw(st.booleans()):
+            chunks.append(b"".join(draw(st.lists(_data_event, min_size=1, max_size=4))))
+        else:
+            chunks.append(draw(streams()))
+    return chunks
+
+
+@settings(max_examples=400, deadline=None)
+@given(chunks=data_streams(), data=st.data())
+def test_feed_data_is_feed_restricted_to_data(chunks: list[bytes], data: st.DataObject) -> None:
+    stream = b"".join(chunks)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4), label="cuts"))
+    recut = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    events, last_id = reference_decode(stream)
+    expected = ([event.data for event in events], last_id)
+    for pieces in (chunks, recut):
+        mixed = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)), label="mix")
+        assert _data_run(pieces, [True] * len(pieces)) == expected
+        assert _data_run(pieces, mixed) == expected
+    limits = {"max_line_bytes": 20, "max_event_bytes": 20}
+    try:
+        slow: object = _data_run(chunks, [False] * len(chunks), **limits)
+    except MalformedStreamError as exc:
+        slow = str(exc)
+    try:
+        fast: object = _data_run(chunks, [True] * len(chunks), **limits)
+    except MalformedStreamError as exc:
+        fast = str(exc)
+    assert fast == slow
+
+
+def test_feed_data_takes_the_fast_path_for_whole_data_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    dec = SSEDecoder()
+    assert dec.feed_data(b": hello\n\n") == []  # the first chunk (a BOM may come) goes through feed
+    monkeypatch.setattr(dec, "_process", None)  # the line-by-line interpretation is not used again
+    assert dec.feed_data(b'data: {"a": 1}\n\ndata:x\n\n') == ['{"a": 1}', "x"]
+    assert dec.feed_data(b"data: \xe4\xb8\xad\r\n\r\n") == ["中"]
+    assert dec.feed_data(b"data: \xff\n\n") == ["\ufffd"]

@@ -105,6 +105,9 @@ def _model_and_client(parser: argparse.ArgumentParser) -> None:
                          help="longest wait from the request to the first content chunk (default 600)")
     request.add_argument("--project", help="Vertex AI project (-m vertex:…; default $GOOGLE_CLOUD_PROJECT)")
     request.add_argument("--location", help="Vertex AI location (-m vertex:…; default $GOOGLE_CLOUD_LOCATION)")
+    request.add_argument("--sdk-models", action="store_true",
+                         help="decode the stream with the vendor SDK's own models (default: llmstream decodes it "
+                              "itself where the provider has that fast path, sdk_models=False)")
     request.add_argument("--cache", action="store_true",
                          help="answer a repeated request from the response cache (beside the log; $LLMSTREAM_CACHE_DB)")
     output = parser.add_argument_group("output")

@@ -78,7 +78,7 @@ def run_chat(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     conversation = history.conversation
     spec = model_spec(args, history)
     options = client_options(args, history)
-    llm = client_for(spec, options, args.key)
+    llm = client_for(spec, options, args.key, sdk_models=getattr(args, "sdk_models", False))
     secrets = secrets_of(llm, args.key)
     if args.tools:
         from .turn import load_tools

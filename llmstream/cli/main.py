@@ -197,7 +197,7 @@ def _prompt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         args.output_schema = load_schema(schema_text, multi=args.schema_multi is not None)
     turn = _prepare(args, err)
-    llm = client_for(turn.model_spec, turn.client_options, args.key)
+    llm = client_for(turn.model_spec, turn.client_options, args.key, sdk_models=getattr(args, "sdk_models", False))
     secrets = _secrets_of(llm, args.key)
     spinner = Spinner(err, llm.model).start() if isatty(err) else None
     renderer: Renderer

@@ -130,9 +130,30 @@ def pending_tool_calls(conversation: Conversation) -> list[str]:
     return []
 
 
-def client_for(spec: str, options: dict[str, Any], key: str | None) -> BaseClient:
+def takes_sdk_models(spec: str) -> bool:
+    """Whether the client class of ``spec`` has the ``sdk_models`` switch (its own decoding, the fast
+    path): read from its signature, so a provider that gains it is picked up with no change here."""
+    import inspect
+
+    from .._models import resolve_model
+    from .._registry import PROVIDERS, resolve
+
+    try:
+        provider = resolve_model(spec, PROVIDERS).partition(":")[0]
+        cls = resolve(provider)
+        return cls is not None and "sdk_models" in inspect.signature(cls).parameters
+    except (ConfigurationError, ImportError, AttributeError, ValueError, TypeError):  # reported by the call below
+        return False
+
+
+def client_for(spec: str, options: dict[str, Any], key: str | None, *, sdk_models: bool = False) -> BaseClient:
     """The client, with its vendor SDK built now: a missing key is reported before anything is sent,
-    and importing the SDK (a second or more) does not count as time to first token."""
+    and importing the SDK (a second or more) does not count as time to first token.
+
+    A command-line user never reads ``chunk.raw``, so the stream is decoded by llmstream itself
+    (``sdk_models=False``) wherever the client has that switch, unless ``sdk_models`` asks for the SDK's."""
+    if not sdk_models and "sdk_models" not in options and takes_sdk_models(spec):
+        options = {**options, "sdk_models": False}
     try:
         llm = make_client(spec, **options, **({"api_key": key} if key else {}))
     except ConfigurationError as exc:

@@ -14,11 +14,9 @@ import binascii
 import json
 from typing import Any
 
-import attrs
-
 from .._errors import InBandError, MalformedStreamError
-from .._types import ChunkType, StreamedChunk, Usage, text_chunk
-from ._gemini_translate import blocked, finish
+from .._types import ChunkType, StreamedChunk, text_chunk, usage_chunk
+from ._gemini_translate import blocked, finish, usage_of
 from ._parts import Parts
 from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls
@@ -53,41 +51,12 @@ def in_band_error(body: dict[str, Any], provider: str) -> InBandError:
     return InBandError(str(message), code=str(error.get("status") or code), body=body, provider=provider)
 
 
-# Gemini reports usage with every event: its USAGE chunk is built like ``text_chunk`` builds text, by
-# the slots' own setters (a frozen attrs ``__init__`` binds ``object.__setattr__`` per field), and
-# compares equal to ``StreamedChunk(USAGE, usage=usage_of(...))`` of the SDK-model translator.
-_new = object.__new__
-_USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
-                 "cost")  # fmt: skip
-if tuple(field.name for field in attrs.fields(Usage)) != _USAGE_FIELDS:  # pragma: no cover - keep them in step
-    raise ImportError("Usage's fields changed: update _gemini_dicts._usage_chunk")
-_set_input, _set_output, _set_cached, _set_write, _set_reasoning, _set_cost = (
-    Usage.__dict__[name].__set__ for name in _USAGE_FIELDS
-)
-_set_type, _set_usage, _set_raw = (StreamedChunk.__dict__[name].__set__ for name in ("type", "usage", "raw"))
-#: Every other field of a USAGE chunk, with its default (what ``StreamedChunk(USAGE, usage=…)`` sets).
-_NONE_FIELDS = tuple((StreamedChunk.__dict__[f.name].__set__, f.default) for f in attrs.fields(StreamedChunk)
-                     if f.name not in ("type", "usage", "raw"))
-
-
 def _usage_chunk(metadata: dict[str, Any], raw: Any) -> StreamedChunk:
-    """``usageMetadata`` as a USAGE chunk, normalized as ``_gemini_translate.usage_of`` does."""
+    """``usageMetadata`` as a USAGE chunk (Gemini reports usage with every event: built as text is)."""
     get = metadata.get
-    thoughts = get("thoughtsTokenCount") or 0
-    usage = _new(Usage)
-    _set_input(usage, (get("promptTokenCount") or 0) + (get("toolUsePromptTokenCount") or 0))
-    _set_output(usage, (get("candidatesTokenCount") or 0) + thoughts)
-    _set_cached(usage, get("cachedContentTokenCount") or 0)
-    _set_write(usage, 0)
-    _set_reasoning(usage, thoughts)
-    _set_cost(usage, None)
-    chunk: StreamedChunk = _new(StreamedChunk)
-    for setter, value in _NONE_FIELDS:
-        setter(chunk, value)
-    _set_type(chunk, _USAGE)
-    _set_usage(chunk, usage)
-    _set_raw(chunk, raw)
-    return chunk
+    counts = usage_of(get("promptTokenCount"), get("toolUsePromptTokenCount"), get("candidatesTokenCount"),
+                      get("thoughtsTokenCount"), get("cachedContentTokenCount"))  # fmt: skip
+    return usage_chunk(counts, raw)
 
 
 class GeminiDictTranslator:

@@ -10,7 +10,7 @@ import base64
 import json
 from typing import Any
 
-from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk, usage_chunk
 from ._parts import Parts
 from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls
@@ -98,7 +98,7 @@ class GeminiTranslator:
             counts = usage_of(usage.prompt_token_count, usage.tool_use_prompt_token_count,
                               usage.candidates_token_count, usage.thoughts_token_count,
                               usage.cached_content_token_count)  # fmt: skip
-            out.append(StreamedChunk(ChunkType.USAGE, usage=counts, raw=event))
+            out.append(usage_chunk(counts, event))
         if candidate is not None and candidate.finish_reason is not None:
             self._partial.close(parts, event, out)
             finish(parts, _name(candidate.finish_reason), event, out)

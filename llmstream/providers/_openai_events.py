@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import MalformedStreamError
-from .._guard import DEFAULT_MAX_EVENT_BYTES, saw_done
+from .._guard import DEFAULT_MAX_EVENT_BYTES, saw_done, unguard
 from .._transport import read_to_end, shutdown_response
 from ..sse import SSEDecoder
 
@@ -37,20 +37,35 @@ class JSONEventParser:
 
     def feed(self, data: bytes) -> list[Any]:
         out = []
-        for event in self._decoder.feed(data):
-            payload = event.data
+        for payload in self._decoder.feed_data(data):
             if payload.startswith("[DONE]"):  # a prefix, as the openai SDK reads it
                 self.done = True
                 break
             self.events += 1
-            try:
-                out.append(json.loads(payload))
-            except ValueError as exc:
-                shown = payload if len(payload) <= 120 else payload[:120] + "…"
-                raise MalformedStreamError(
-                    f"event {self.events} is not JSON ({exc}): {shown!r}", provider=self.provider
-                ) from exc
+            out.append(loads(payload, self))
         return out
+
+
+_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in, without its three Python frames
+
+
+def loads(payload: str, parser: JSONEventParser) -> Any:
+    """``json.loads(payload)``, cheaper: a document that is one value from its first character to its
+    last is what ``json.loads`` would return; anything else (whitespace around it, extra data, an error)
+    is left to ``json.loads`` itself, so that every result and every error is exactly its own."""
+    try:
+        value, end = _scan(payload, 0)
+        if end == len(payload):
+            return value
+    except (StopIteration, ValueError, RecursionError):
+        pass
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        shown = payload if len(payload) <= 120 else payload[:120] + "…"
+        raise MalformedStreamError(
+            f"event {parser.events} is not JSON ({exc}): {shown!r}", provider=parser.provider
+        ) from exc
 
 
 class EventResponse:
@@ -64,6 +79,7 @@ class EventResponse:
     def __init__(
         self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, done_event: Any = None
     ) -> None:
+        unguard(response)  # the decoder here bounds lines and events itself
         self.response = response
         self.provider = provider
         self.max_event_bytes = max_event_bytes

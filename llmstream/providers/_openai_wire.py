@@ -40,6 +40,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 _TEXT = ChunkType.TEXT
+#: The delta keys besides ``content`` (and ``role``) that a chunk dict's hot path must look at.
+_OTHER_DELTA_KEYS = frozenset({"tool_calls", "reasoning_content", "reasoning", "reasoning_details", "refusal"})
 _REASONING = ChunkType.REASONING
 _REFUSAL = ChunkType.REFUSAL
 _USAGE = ChunkType.USAGE
@@ -191,19 +193,23 @@ class OpenAIEventTranslator(_ChatTranslator):
     def translate(self, chunk: dict[str, Any] | _WireDone) -> list[StreamedChunk] | tuple[StreamedChunk, ...]:
         parts = self._parts
         choices = chunk.get("choices")
-        if parts.started and choices and len(choices) == 1 and "usage" not in chunk and "error" not in chunk:
+        # OpenAI sends ``"usage": null`` in every chunk when usage is asked for: null is no usage.
+        if parts.started and choices and len(choices) == 1 and not chunk.get("usage") and not chunk.get("error"):
             choice = choices[0]
             delta = choice.get("delta")
-            # The hot path: a text delta and nothing else of interest.
+            # The hot path: a text delta and nothing else of interest (a delta without any of the
+            # other keys is the common case, decided in one set operation; null values count as absent).
             if (
                 delta
                 and not choice.get("finish_reason")
                 and not choice.get("index")
-                and not delta.get("tool_calls")
-                and not delta.get("reasoning_content")
-                and not delta.get("reasoning")
-                and not delta.get("reasoning_details")
-                and not delta.get("refusal")
+                and (
+                    _OTHER_DELTA_KEYS.isdisjoint(delta)
+                    or not (
+                        delta.get("tool_calls") or delta.get("reasoning_content") or delta.get("reasoning")
+                        or delta.get("reasoning_details") or delta.get("refusal")
+                    )
+                )
             ):
                 content = delta.get("content")
                 if content:

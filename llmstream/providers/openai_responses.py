@@ -343,7 +343,7 @@ class OpenAIResponsesClient(OpenAIClient):
                     return Checked(stream, self.provider, _model_kind)
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
-            events = EventResponse(manager.__enter__().http_response, self.provider)
+            events = EventResponse(manager.__enter__().http_response, self.provider, request.settings.max_event_bytes)
             return Checked(events, self.provider, _dict_kind)
 
         first = open_sync()
@@ -373,7 +373,8 @@ class OpenAIResponsesClient(OpenAIClient):
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
             response = (await manager.__aenter__()).http_response
-            checked = Checked(EventResponse(response, self.provider), self.provider, _dict_kind)
+            events = EventResponse(response, self.provider, request.settings.max_event_bytes)
+            checked = Checked(events, self.provider, _dict_kind)
             return AsyncNative(checked.achecked(), response.aclose, response=response)
 
         first = await open_async()
