@@ -10,15 +10,15 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ._errors import LLMStreamError, MalformedStreamError, StreamInterruptedError, StreamTimeoutError
-from ._guard import AsyncGuardTransport, GuardTransport
+from ._guard import DEFAULT_MAX_EVENT_BYTES, AsyncGuardTransport, GuardTransport
 from ._inflight import EXTENSION as INFLIGHT
 from ._inflight import attach, pool_of
 from ._settings import Settings
 
 __all__ = [
-    "AsyncNative", "StreamClosing", "connection_closed", "guarded_http_client", "guarded_transport", "hard_cancel",
-    "INFLIGHT", "http_timeout", "map_transport_error", "pool_wait_error",
-    "read_to_end", "run_down", "shutdown_response",
+    "INFLIGHT", "AsyncNative", "ResponseEvents", "StreamClosing", "connection_closed", "guarded_http_client",
+    "guarded_transport", "hard_cancel", "http_timeout", "map_transport_error", "pool_wait_error", "read_to_end",
+    "run_down", "shutdown_response",
 ]
 
 
@@ -126,6 +126,30 @@ def read_to_end(response: Any, chunks: Iterator[bytes], seconds: float) -> None:
     finally:
         with contextlib.suppress(AttributeError):
             del network_stream.read
+
+
+class ResponseEvents:
+    """A native stream over an open httpx2 response whose body llmstream decodes itself: subclasses
+    give ``__iter__`` and ``_aiter`` (the events as dicts); ``close``/``cancel`` as the SDKs' streams."""
+
+    __slots__ = ("max_event_bytes", "provider", "response")
+
+    def __init__(self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self.response = response
+        self.provider = provider
+        self.max_event_bytes = max_event_bytes
+
+    def _aiter(self) -> AsyncIterator[Any]:
+        raise NotImplementedError
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiter()
+
+    def close(self) -> None:
+        self.response.close()
+
+    def cancel(self) -> None:
+        shutdown_response(self.response)
 
 
 def hard_cancel(native: Any) -> None:

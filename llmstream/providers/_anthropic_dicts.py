@@ -22,7 +22,7 @@ from typing import Any
 
 from .._errors import InBandError, LLMStreamError, MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES
-from .._transport import shutdown_response
+from .._transport import ResponseEvents
 from .._types import ChunkType, StreamedChunk, text_chunk
 from ..sse import SSEDecoder
 from ._anthropic_events import AnthropicTranslator, in_band_error
@@ -224,15 +224,10 @@ def _error_event(payload: str, provider: str) -> InBandError:
     return error
 
 
-class AnthropicEventResponse:
+class AnthropicEventResponse(ResponseEvents):
     """A native stream: an open httpx2 response yielding decoded event dicts (``close``/``cancel`` as the SDK's)."""
 
-    __slots__ = ("max_event_bytes", "provider", "response")
-
-    def __init__(self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self.response = response
-        self.provider = provider
-        self.max_event_bytes = max_event_bytes
+    __slots__ = ()
 
     def __iter__(self) -> Iterator[Any]:
         parser = AnthropicEventParser(self.provider, self.max_event_bytes)
@@ -248,12 +243,3 @@ class AnthropicEventResponse:
                 yield event
             if parser.error is not None:
                 raise parser.error
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter()
-
-    def close(self) -> None:
-        self.response.close()
-
-    def cancel(self) -> None:
-        shutdown_response(self.response)

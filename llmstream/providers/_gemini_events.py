@@ -20,7 +20,7 @@ from typing import Any
 
 from .._errors import MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES
-from .._transport import shutdown_response
+from .._transport import ResponseEvents
 from ..sse import SSEDecoder
 
 __all__ = ["GeminiEventParser", "GeminiEventResponse"]
@@ -98,15 +98,10 @@ class GeminiEventParser:
         return out
 
 
-class GeminiEventResponse:
+class GeminiEventResponse(ResponseEvents):
     """A native stream: an open httpx2 response yielding event dicts (``close``/``cancel`` as the SDKs')."""
 
-    __slots__ = ("max_event_bytes", "provider", "response")
-
-    def __init__(self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self.response = response
-        self.provider = provider
-        self.max_event_bytes = max_event_bytes
+    __slots__ = ()
 
     def __iter__(self) -> Iterator[Any]:
         parser = GeminiEventParser(self.provider, self.max_event_bytes)
@@ -123,13 +118,4 @@ class GeminiEventResponse:
                 yield event
         for event in parser.close():
             yield event
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter()
-
-    def close(self) -> None:
-        self.response.close()
-
-    def cancel(self) -> None:
-        shutdown_response(self.response)
 

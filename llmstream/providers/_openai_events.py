@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES, saw_done, unguard
-from .._transport import read_to_end, shutdown_response
+from .._transport import ResponseEvents, read_to_end
 from ..sse import SSEDecoder
 
 __all__ = ["ChatStream", "EventResponse", "JSONEventParser", "achat_events"]
@@ -68,21 +68,19 @@ def loads(payload: str, parser: JSONEventParser) -> Any:
         ) from exc
 
 
-class EventResponse:
+class EventResponse(ResponseEvents):
     """A native stream: an open httpx2 response yielding decoded event dicts (``close``/``cancel`` as the SDKs').
 
     ``done_event`` (the chat wire's ``WIRE_DONE``) is yielded last when the body said ``[DONE]``.
     """
 
-    __slots__ = ("done_event", "max_event_bytes", "provider", "response")
+    __slots__ = ("done_event",)
 
     def __init__(
         self, response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, done_event: Any = None
     ) -> None:
         unguard(response)  # the decoder here bounds lines and events itself
-        self.response = response
-        self.provider = provider
-        self.max_event_bytes = max_event_bytes
+        super().__init__(response, provider, max_event_bytes)
         self.done_event = done_event
 
     def __iter__(self) -> Iterator[Any]:
@@ -107,15 +105,6 @@ class EventResponse:
                 if self.done_event is not None:
                     yield self.done_event
                 return
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiter()
-
-    def close(self) -> None:
-        self.response.close()
-
-    def cancel(self) -> None:
-        shutdown_response(self.response)
 
 
 #: How long the end of a body may take to arrive after ``[DONE]`` (the openai SDK waits similarly).
