@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from .._adapter import to_error
-from .._errors import StreamInterruptedError
+from .._errors import MalformedStreamError, StreamInterruptedError
 from .._output import responses_format
 from .._settings import Request
 from .._transport import AsyncNative, hard_cancel, http_timeout
@@ -114,7 +114,10 @@ class Checked:
         self._check(last)
 
     def _check(self, last: Any) -> None:
-        if last is None or self._kind(last) not in _TERMINAL:
+        if last is None:  # not one event: no event stream at all (HTML, JSON, an empty body…)
+            raise MalformedStreamError("the 200 stream ended without a single event (expected response.completed)",
+                                       provider=self._provider)
+        if self._kind(last) not in _TERMINAL:
             raise StreamInterruptedError("the stream ended before the response's terminal event "
                                          "(response.completed)", provider=self._provider)
 
