@@ -32,6 +32,7 @@ _USAGE = ChunkType.USAGE
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+_REFUSED = "refusal"  # Anthropic's stop reason when the model declined (structured output: no object)
 _COUNTED = frozenset((_TEXT, _REASONING, ChunkType.REFUSAL, _TOOL_DELTA))
 #: Why the watchdog (``_watchdog``) stopped a stream, as the StreamTimeoutError says it.
 _EXPIRED = {
@@ -236,8 +237,8 @@ class StreamState:
         if self.output is None:
             return
         completion = self.acc.completion()
-        if completion.refusal:
-            return
+        if completion.refusal or completion.raw_finish_reason == _REFUSED:
+            return  # refused: no object to validate (``output`` stays None)
         if completion.finish_reason is FinishReason.LENGTH:
             raise OutputValidationError(
                 "structured output was cut off (finish reason length)", raw=completion.text,
@@ -312,6 +313,9 @@ class StreamState:
             self.result = self.finish_cancelled()
             return None
         result = self.acc.completion()
+        if self.output is not None and result.raw_finish_reason == _REFUSED and not result.refusal:
+            # Anthropic streams a refusal as text, then stops with "refusal": it is the refusal.
+            result = attrs.evolve(result, refusal=result.text)
         if self.output_value is not None:
             result = attrs.evolve(result, output=self.output_value)
         if self.cached:

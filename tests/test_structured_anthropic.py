@@ -89,3 +89,12 @@ def test_older_models_keep_the_forced_tool(loopback: LoopbackServer) -> None:
     assert "output_config" not in request.json
     assert request.json["tool_choice"] == {"type": "tool", "name": "Weather"}
     assert completion.output == Weather(city="Paris", temperature=18.5)
+
+
+def test_a_refusal_stop_leaves_output_none_and_sets_refusal(loopback: LoopbackServer, mode: str) -> None:
+    pieces = ["I can't help ", "with that."]
+    loopback.enqueue(Scripted(chunks=anthropic_stream(anthropic_text_events(pieces, stop_reason="refusal"))))
+    completion = complete(client(loopback), "Weather in Paris?", mode, output_type=Weather)
+    assert completion.error is None and completion.output is None
+    assert completion.refusal == "I can't help with that."
+    assert completion.raw_finish_reason == "refusal"
