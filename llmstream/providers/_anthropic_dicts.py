@@ -16,8 +16,7 @@ and dicts alike); only the dispatch on the event and the hot deltas are read fro
 from __future__ import annotations
 
 import json
-import json.scanner
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._errors import InBandError, LLMStreamError, MalformedStreamError
@@ -26,6 +25,7 @@ from .._transport import ResponseEvents
 from .._types import ChunkType, StreamedChunk, text_chunk
 from ..sse import SSEDecoder
 from ._anthropic_events import AnthropicTranslator, in_band_error
+from ._json_scan import scan as _scan
 from ._server_tools import AnthropicServerTools
 
 __all__ = ["AnthropicEventParser", "AnthropicEventResponse", "AnthropicEventTranslator"]
@@ -206,8 +206,6 @@ class AnthropicEventParser:
         return True
 
 
-#: ``json.loads`` without its two Python frames: the C scanner, ``(value, end)``; StopIteration on junk.
-_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def _error_event(payload: str, provider: str) -> InBandError:

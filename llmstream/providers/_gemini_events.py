@@ -14,7 +14,6 @@ blank line).
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,17 +21,13 @@ from .._errors import MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES
 from .._transport import ResponseEvents
 from ..sse import SSEDecoder
+from ._json_scan import scan as _SCAN
 
 __all__ = ["GeminiEventParser", "GeminiEventResponse"]
 
 _DATA = b"data: "
 _CRLF2, _LF2 = b"\r\n\r\n", b"\n\n"
 _CLEAN_ENDS = (_CRLF2, _LF2)  # a read ending so leaves the decoder holding nothing
-# ``json.loads`` is this scanner behind three Python calls (loads, decode, raw_decode): the fast lane
-# calls it directly and takes its value when it used the whole payload; anything else (whitespace
-# around it, an error) is left to ``json.loads`` on the decoder's lane, so values and errors are its.
-_make_scanner: Any = json.scanner.make_scanner  # the C scanner where there is one
-_SCAN = _make_scanner(json.JSONDecoder())
 
 
 class GeminiEventParser:

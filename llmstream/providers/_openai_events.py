@@ -19,6 +19,7 @@ from .._errors import MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES, saw_done, unguard
 from .._transport import ResponseEvents, read_to_end
 from ..sse import SSEDecoder
+from ._json_scan import scan as _scan
 
 __all__ = ["ChatStream", "EventResponse", "JSONEventParser", "achat_events"]
 
@@ -46,7 +47,6 @@ class JSONEventParser:
         return out
 
 
-_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner json.loads ends in, without its three Python frames
 
 
 def loads(payload: str, parser: JSONEventParser) -> Any:
