@@ -49,6 +49,8 @@ def _base(url: str, wire: str, count: int) -> str:
 
 
 # -- the vendor SDKs' own iterators, consumed bare ----------------------------------------------------
+# Each sends the request llmstream sends (``max_tokens=64000`` in the vendor's words): google-genai, for
+# one, does more work per chunk when the request has a config.
 
 
 def openai_sdk(url: str, count: int) -> Runner:
@@ -58,7 +60,8 @@ def openai_sdk(url: str, count: int) -> Runner:
 
     def run(mark: Mark = None) -> int:
         stream = client.chat.completions.create(
-            model="gpt-4o-mini", messages=_MESSAGES, stream=True, stream_options={"include_usage": True}
+            model="gpt-4o-mini", messages=_MESSAGES, stream=True, stream_options={"include_usage": True},
+            max_completion_tokens=64000,
         )
         return _count(stream, mark)
 
@@ -71,7 +74,8 @@ def responses_sdk(url: str, count: int) -> Runner:
     client = openai.OpenAI(api_key=_KEY, base_url=_base(url, "responses", count) + "/v1", max_retries=0)
 
     def run(mark: Mark = None) -> int:
-        return _count(client.responses.create(model="gpt-5-mini", input=_MESSAGES, stream=True), mark)
+        stream = client.responses.create(model="gpt-5-mini", input=_MESSAGES, stream=True, max_output_tokens=64000)
+        return _count(stream, mark)
 
     return run
 
@@ -95,7 +99,10 @@ def gemini_sdk(url: str, count: int) -> Runner:
     client = genai.Client(api_key=_KEY, http_options=options)
 
     def run(mark: Mark = None) -> int:
-        return _count(client.models.generate_content_stream(model="gemini-2.5-flash", contents=_PROMPT), mark)
+        stream = client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents=_PROMPT, config={"max_output_tokens": 64000}
+        )
+        return _count(stream, mark)
 
     return run
 

@@ -14,6 +14,7 @@ a wire). The vendor SDKs' own iterators are consumed bare; llmstream also accumu
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import json
@@ -382,15 +383,14 @@ _INSTRUCTIONS = re.compile(r"(?:Collected|I\s+refs)\s*:\s*([\d,]+)")
 
 
 def instructions(args: argparse.Namespace, url: str, contenders: list[Contender]) -> dict[str, Any]:
-    """Instructions per wire event under callgrind: (3 streams - 1 stream) / 2, after a warm-up (slow)."""
+    """Instructions per wire event under callgrind: (3 streams - 1 stream) / 2, after a warm-up (slow).
+
+    Counts do not depend on the machine's load, so the rows run side by side, one per CPU."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return {"error": "valgrind not found"}
-    out: dict[str, Any] = {}
-    for contender in contenders:
-        if contender.name == "openai-litellm":
-            continue
-        print(f"  callgrind {contender.name} ...", flush=True)
+
+    def count(contender: Contender) -> dict[str, Any]:
         counts = []
         for streams in (1, 3):
             command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
@@ -399,14 +399,16 @@ def instructions(args: argparse.Namespace, url: str, contenders: list[Contender]
             done = subprocess.run(command, capture_output=True, text=True, cwd=HERE, timeout=WORKER_TIMEOUT * 2)
             found = _INSTRUCTIONS.findall(done.stderr)
             if done.returncode or not found:
-                counts = []
-                out[contender.name] = {"error": f"exit {done.returncode}: {done.stderr.strip()[-200:]}"}
-                break
+                return {"error": f"exit {done.returncode}: {done.stderr.strip()[-200:]}"}
             counts.append(int(found[-1].replace(",", "")))
-        if counts:
-            events = body(contender.wire, args.instruction_count).events
-            out[contender.name] = {"per_event": (counts[1] - counts[0]) / 2 / events}
-    return out
+        print(f"  callgrind {contender.name}: done", flush=True)
+        return {"per_event": (counts[1] - counts[0]) / 2 / body(contender.wire, args.instruction_count).events}
+
+    counted = [contender for contender in contenders if contender.name != "openai-litellm"]
+    print(f"  callgrind: {len(counted)} contenders, {os.cpu_count() or 1} at a time ...", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(count, counted))
+    return {contender.name: result for contender, result in zip(counted, results, strict=True)}
 
 
 def instruction_lines(
@@ -666,10 +668,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "layer" not in skip:
             print("llmstream layer ...", flush=True)
             extra["layer"] = run_json([sys.executable, str(HERE / "layer.py"), url, str(min(args.count, 5000)), "7"])
-        if "throughput" not in skip:
-            print("throughput ...", flush=True)
+        if "throughput" not in skip or args.instructions:
             contenders, notes = contenders_for(args, url, probed)
-            throughput(contenders, args.firsts)
+            if "throughput" not in skip:
+                print("throughput ...", flush=True)
+                throughput(contenders, args.firsts)
             if args.instructions:
                 print("instruction counts (callgrind) ...", flush=True)
                 extra["instructions"] = instructions(args, url, contenders)

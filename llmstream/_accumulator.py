@@ -27,6 +27,7 @@ __all__ = ["StreamingAccumulator"]
 _TEXT = ChunkType.TEXT
 _REASONING = ChunkType.REASONING
 _TOOL_DELTA = ChunkType.TOOL_CALL_DELTA
+_USAGE = ChunkType.USAGE
 #: Chunks that are content (what "first token" and idle time count), not bookkeeping.
 CONTENT_TYPES = frozenset(
     {
@@ -132,6 +133,8 @@ class StreamingAccumulator:
             text.append(chunk.text)
             if len(text) >= _FOLD:
                 self._text.fold()
+        elif kind is _USAGE:  # Gemini sends one with every event
+            self._usage = chunk.usage
         elif kind is _TOOL_DELTA:
             self._add_tool_fragment(chunk)
         elif kind is _REASONING:
@@ -140,8 +143,6 @@ class StreamingAccumulator:
             self._start_tool_call(chunk)
         elif kind is ChunkType.TOOL_CALL_END:
             self._end_tool_call(chunk)
-        elif kind is ChunkType.USAGE:
-            self._usage = chunk.usage
         elif kind is ChunkType.STOP:
             self._finish = chunk.finish_reason
             self._raw_finish = chunk.raw_finish_reason

@@ -44,6 +44,7 @@ _FIELDS_DROPPED = (b"event:", b"id:", b"retry:")
 _BLANK_LINES = (b"\n\n", b"\r\r", b"\r\n\r\n")
 _DATA_LINE = re.compile(rb"[\r\n]data:")
 _DONE_LINE = re.compile(rb"[\r\n]data: ?\[DONE\]")
+_ABNORMAL_LINE = re.compile(rb"^(?!data: |\r?$)", re.MULTILINE)  # a line normalize mode would change
 _HEAD = 120  # bytes of a body that is no event stream shown in the error
 
 #: The ``max_event_bytes`` of the stream whose request is being sent (None: not a stream's request).
@@ -64,7 +65,7 @@ def saw_done(response: Any) -> bool:
     """Whether the body of ``response`` carried a ``data: [DONE]`` line; True when no guard watched it
     (a custom transport, a compressed body): what cannot be known is not held against the server."""
     guard = (getattr(response, "extensions", None) or {}).get(_GUARD_EXTENSION)
-    return True if guard is None or not guard.strict else guard.done
+    return True if guard is None or not guard.strict or not guard.watch_done else guard.done
 
 
 class ByteGuard:
@@ -76,16 +77,18 @@ class ByteGuard:
 
     __slots__ = (
         "_at_start", "_content_type", "_event", "_head", "_line", "_max", "_normalize", "_pending", "_recent",
-        "_size", "_tail", "done", "seen_data", "strict",
+        "_size", "_tail", "_watching", "done", "seen_data", "strict", "watch_done",
     )
 
     def __init__(
         self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES, *, normalize_sse: bool = False, strict: bool = False,
-        content_type: str = "",
+        content_type: str = "", watch_done: bool = True,
     ) -> None:
         self._max = max_event_bytes
         self._normalize = normalize_sse
         self.strict = strict
+        self.watch_done = watch_done  # only the chat-completions wire ends with ``data: [DONE]``
+        self._watching = strict  # reads still to be watched: until the first data line (and [DONE])
         self._content_type = content_type
         self.seen_data = False
         self.done = False
@@ -103,8 +106,15 @@ class ByteGuard:
             data = self._strip_bom(data)
             if not data:
                 return b""
-        self._measure(data)
-        if self.strict:
+        size = len(data)
+        if not self._line and 3 <= size <= self._max and data.endswith(_BLANK_LINES):
+            # The common read: whole events after a line end, ending at a blank line. No line in it
+            # can be too long (it is not), and nothing is open after it.
+            self._event = 0
+            self._tail = data[-3:]
+        else:
+            self._measure(data)
+        if self._watching:
             self._watch(data)
         if self._normalize:
             return self._normalized(data)
@@ -126,16 +136,30 @@ class ByteGuard:
         return b""
 
     def _watch(self, data: bytes) -> None:
-        """Strict mode, per read: a ``data:`` line (until the first), ``data: [DONE]``, the first bytes."""
+        """Strict mode, per read until there is nothing left to learn: a ``data:`` line (until the first),
+        ``data: [DONE]`` (on the chat-completions wire), the first bytes."""
+        if self.seen_data:
+            # The usual read: only ``data: [DONE]`` is still looked for, by a byte search first. A
+            # ``[DONE]`` line cut by the read ends in this one within its first 13 bytes (``data: [DONE]``
+            # is 12), where the regex then looks across the cut.
+            if (b"[DONE]" in data and _DONE_LINE.search(data)) or (
+                data.find(b"]", 0, 13) >= 0 and _DONE_LINE.search(self._recent + data[:16])
+            ):
+                self.done = True
+                self._watching = False
+            self._recent = data[-16:] if len(data) >= 16 else (self._recent + data)[-16:]
+            return
         if self._size < _HEAD:
             self._head += data[: _HEAD - self._size]
         self._size += len(data)
         across = self._recent + data[:16]  # a line start split across two reads
-        if not self.seen_data and (_DATA_LINE.search(across) or _DATA_LINE.search(data)):
+        if _DATA_LINE.search(across) or _DATA_LINE.search(data):
             self.seen_data = True
-        if not self.done and (_DONE_LINE.search(across) or (b"[DONE]" in data and _DONE_LINE.search(data))):
+        if _DONE_LINE.search(across) or (b"[DONE]" in data and _DONE_LINE.search(data)):
             self.done = True
         self._recent = data[-16:] if len(data) >= 16 else (self._recent + data)[-16:]
+        if self.seen_data and (self.done or not self.watch_done):
+            self._watching = False
 
     def _not_events(self) -> None:
         """The body ended: without a single ``data:`` line it was no event stream."""
@@ -207,6 +231,11 @@ class ByteGuard:
         )
 
     def _normalized(self, data: bytes) -> bytes:
+        if (
+            not self._pending and data.endswith(b"\n") and _ABNORMAL_LINE.search(data) is None
+            and data.count(b"\r") == data.count(b"\r\n")
+        ):
+            return data  # the usual read: whole lines, each a ``data: `` line or blank, LF or CRLF ends
         data = self._pending + data
         last_break = data.rfind(b"\n")
         if last_break < 0:
@@ -312,6 +341,7 @@ def _wrap(response: Any, request: Any, max_event_bytes: int, normalize_sse: bool
     guard = ByteGuard(
         limit or max_event_bytes, normalize_sse=normalize_sse and "event-stream" in content_type,
         strict=limit is not None, content_type=content_type,
+        watch_done=request.url.path.endswith("/chat/completions"),  # the one wire that ends with [DONE]
     )
     response.extensions[_GUARD_EXTENSION] = guard
     return httpx2.Response(

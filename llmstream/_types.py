@@ -104,6 +104,19 @@ _usage_input, _usage_output, _usage_cached, _usage_write, _usage_reasoning, _usa
 )
 
 
+def usage_counts(input_tokens: int, output_tokens: int, cached_input_tokens: int, reasoning_tokens: int) -> Usage:
+    """``Usage(input_tokens, output_tokens, cached_input_tokens, 0, reasoning_tokens)`` for a wire that
+    reports usage with every event (Gemini): the same value without binding keyword arguments."""
+    usage: Usage = object.__new__(Usage)
+    _usage_input(usage, input_tokens)
+    _usage_output(usage, output_tokens)
+    _usage_cached(usage, cached_input_tokens)
+    _usage_write(usage, 0)
+    _usage_reasoning(usage, reasoning_tokens)
+    _usage_cost(usage, None)
+    return usage
+
+
 @attrs.frozen(slots=True)
 class ToolCallDelta:
     """A piece of a tool call: START carries id and name, DELTA a fragment, END the full JSON."""

@@ -168,6 +168,13 @@ class SSEDecoder:
                 out.append(block[6:].decode("utf-8", "replace"))
             elif block[:5] == b"data:" and block.find(b"\n") < 0:
                 out.append(block[5:].decode("utf-8", "replace"))
+            elif block[:6] == b"event:" and (line := block.find(b"\n")) > 0 and block.find(b"\n", line + 1) < 0 and (
+                block[line + 1 : line + 6] == b"data:"
+            ):
+                # ``event: <name>`` then one ``data`` line (the Responses and Anthropic wires): the name
+                # is the event's type, reset at the blank line, so the data alone is the result.
+                start = line + 7 if block[line + 6 : line + 7] == b" " else line + 6
+                out.append(block[start:].decode("utf-8", "replace"))
             else:
                 self._last_event_id = self._id_buffer
                 out += [event.data for event in self._process([*block.split(b"\n"), b""])]

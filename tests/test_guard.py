@@ -68,6 +68,41 @@ def test_normalize_mode_drops_comments_and_fields_and_fixes_data_without_space()
     assert out == b'data: {"a":1}\n\ndata: {"b":2}\n\n'
 
 
+def _normalized_lines(body: bytes) -> bytes:
+    """Normalize mode's rule, line by line, on a whole body: what google-genai must be given."""
+    out = []
+    for line in body.split(b"\n")[:-1]:
+        line = line.rstrip(b"\r")
+        if line.startswith((b":", b"event:", b"id:", b"retry:")):
+            continue
+        out.append(b"data: " + line[5:] if line.startswith(b"data:") and not line.startswith(b"data: ") else line)
+    return b"".join(line + b"\n" for line in out)
+
+
+_sse_line = st.one_of(
+    st.sampled_from([b"", b": ping", b"event: e", b"id: 1", b"data:x", b"data: {}", b"data: a\rb", b"\r"]),
+    st.binary(max_size=6).map(lambda value: b"data: " + value.replace(b"\n", b"")),
+)
+
+
+@given(st.lists(st.tuples(_sse_line, st.sampled_from([b"\n", b"\r\n"])), max_size=12),
+       st.lists(st.integers(0, 200), max_size=6))
+def test_normalize_mode_gives_the_same_lines_however_the_reads_fall(lines: list[tuple[bytes, bytes]],
+                                                                    cuts: list[int]) -> None:
+    """Reads of plain ``data: `` and blank lines pass unchanged (CRLF kept: google-genai splits CR, LF
+    and CRLF alike); any other read is rewritten; both give the lines of the rule above."""
+    body = b"".join(line + end for line, end in lines)
+    out = run(ByteGuard(normalize_sse=True), splits(body, cuts))
+    assert out.replace(b"\r\n", b"\n") == _normalized_lines(body)
+
+
+def test_normalize_mode_passes_plain_reads_unchanged() -> None:
+    guard = ByteGuard(normalize_sse=True)
+    guard.feed(b": first read\n")
+    read = b'data: {"a": 1}\r\n\r\ndata: {"b": 2}\r\n\r\n'
+    assert guard.feed(read) is read
+
+
 def _response(request: httpx2.Request, body: bytes, status: int = 200, **headers: str) -> httpx2.Response:
     return httpx2.Response(status, headers={"content-type": "text/event-stream", **headers}, content=body,
                            request=request)

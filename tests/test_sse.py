@@ -400,6 +400,10 @@ def _data_run(chunks: list[bytes], use_data: list[bool], **limits: int) -> tuple
 _data_event = st.one_of(
     st.tuples(st.sampled_from([b"data: ", b"data:"]), _value).map(lambda p: p[0] + p[1] + b"\n\n"),
     st.tuples(st.sampled_from([b"data: ", b"data:"]), _value).map(lambda p: p[0] + p[1] + b"\r\n\r\n"),
+    # ``event: <name>`` then one data line, as the Responses and Anthropic wires send every event
+    st.tuples(st.sampled_from([b"event: ", b"event:"]), _value, st.sampled_from([b"data: ", b"data:", b"data"]),
+              _value, st.sampled_from([b"\n", b"\r\n"])).map(
+        lambda p: p[0] + p[1] + p[4] + p[2] + p[3] + p[4] * 2),
 )
 
 
@@ -446,3 +450,4 @@ def test_feed_data_takes_the_fast_path_for_whole_data_events(monkeypatch: pytest
     assert dec.feed_data(b'data: {"a": 1}\n\ndata:x\n\n') == ['{"a": 1}', "x"]
     assert dec.feed_data(b"data: \xe4\xb8\xad\r\n\r\n") == ["中"]
     assert dec.feed_data(b"data: \xff\n\n") == ["\ufffd"]
+    assert dec.feed_data(b"event: a.b\ndata: {}\n\nevent:c\r\ndata:x\r\n\r\n") == ["{}", "x"]

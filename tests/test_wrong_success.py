@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from llmstream import FinishReason, MalformedStreamError, OpenAIClient, StreamingOptions, StreamInterruptedError
-from llmstream._guard import ByteGuard, GuardTransport, stream_request
+from llmstream._guard import ByteGuard, GuardTransport, saw_done, stream_request
 from llmstream.processors import ContentFilter
 from tests.helpers import complete, failure
 from tests.loopback import (
@@ -186,10 +186,37 @@ def test_data_lines_and_done_are_seen_across_read_boundaries(cut: int) -> None:
     assert guard.seen_data and guard.done
 
 
+def test_done_is_seen_in_any_three_reads() -> None:
+    """After the first ``data:`` line only ``[DONE]`` is looked for, by a cheaper rule: every cut still finds it."""
+    body = b'data: {"a": [1]}\n\n: ping\n\ndata: [DONE]\n\n'
+    for first in range(1, len(body)):
+        for second in range(first, len(body)):
+            guard = _strict([body[:first], body[first:second], body[second:]])
+            assert guard.seen_data and guard.done, (first, second)
+    assert not _strict([body[:-16], b": [DONE] ping\n\n"]).done
+
+
 def test_done_counts_only_at_a_line_start() -> None:
     guard = _strict([b'data: {"text": "data: [DONE]"}\n\n'])
     assert guard.seen_data and not guard.done
     assert _strict([b"data:[DONE]\r\n\r\n"]).done
+
+
+def test_only_the_chat_wire_is_watched_for_done() -> None:
+    """``[DONE]`` ends only the chat-completions wire: elsewhere the guard stops watching after the first
+    data line (and says nothing against a missing ``[DONE]``); on the chat wire it watches on until it."""
+    body = b'event: a\ndata: {"x": 1}\n\n'
+    sse = {"content-type": "text/event-stream"}
+    mock = httpx2.MockTransport(lambda request: httpx2.Response(200, headers=sse, content=body))
+    with httpx2.Client(transport=GuardTransport(mock)) as http, stream_request(1024):
+        responses = http.post("http://loop/v1/responses")
+        chat = http.post("http://loop/v1/chat/completions")
+        assert responses.read() == chat.read() == body
+    assert saw_done(responses) and not saw_done(chat)
+    guard = ByteGuard(strict=True, watch_done=False)
+    guard.feed(b"data: {}\n\n")
+    guard.feed(b"data: [DONE]\n\n")
+    assert guard.seen_data and not guard.done  # not looked for once the data line came
 
 
 def test_only_a_streams_own_request_must_be_an_event_stream() -> None:

@@ -10,7 +10,7 @@ import base64
 import json
 from typing import Any
 
-from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk, usage_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk, usage_chunk, usage_counts
 from ._parts import Parts
 from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls
@@ -36,13 +36,8 @@ def usage_of(prompt: int | None, tool_prompt: int | None, candidates: int | None
              cached: int | None) -> Usage:  # fmt: skip
     """Gemini's usage counts, normalized (DESIGN: output = candidates + thoughts)."""
     thoughts = thoughts or 0
-    return Usage(
-        # Tool-use prompt tokens (e.g. search results fed back) are prompt tokens billed as input.
-        input_tokens=(prompt or 0) + (tool_prompt or 0),
-        output_tokens=(candidates or 0) + thoughts,
-        cached_input_tokens=cached or 0,
-        reasoning_tokens=thoughts,
-    )
+    # Tool-use prompt tokens (e.g. search results fed back) are prompt tokens billed as input.
+    return usage_counts((prompt or 0) + (tool_prompt or 0), (candidates or 0) + thoughts, cached or 0, thoughts)
 
 
 def finish(parts: Parts, word: str, raw: Any, out: list[StreamedChunk]) -> None:

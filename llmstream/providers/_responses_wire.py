@@ -347,9 +347,12 @@ class ResponsesEventTranslator:
                                  provider_output=kept, raw=raw))
 
     def end(self) -> list[StreamedChunk]:
-        """Nothing is owed: a body cut short before its terminal event is an error of the native
-        stream (``openai_responses.Checked``), and a stream the caller stopped owes nothing."""
+        """Nothing is owed: a body cut short is reported by :meth:`missing_terminal` (or resumed,
+        in background mode), and a stream the caller stopped owes nothing."""
         return []
+
+    def missing_terminal(self) -> str | None:
+        return None if self._finished else "response.completed"
 
 
 _TEXT_DONE = frozenset({"response.output_text.done", "response.refusal.done", "response.reasoning_summary_text.done",

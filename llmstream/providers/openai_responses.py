@@ -62,6 +62,9 @@ class OpenAIResponsesTranslator:
     def end(self) -> list[StreamedChunk]:
         return self._wire.end()
 
+    def missing_terminal(self) -> str | None:
+        return self._wire.missing_terminal()
+
 
 def _model_kind(event: Any) -> Any:
     return event.type
@@ -335,25 +338,30 @@ class OpenAIResponsesClient(OpenAIClient):
         responses = self.sdk.responses
         timeout = http_timeout(request.settings)
 
-        def open_sync(response_id: str | None = None, after: int | None = None) -> Checked:
+        def open_sync(response_id: str | None = None, after: int | None = None) -> Any:
+            # A plain stream's terminal event is checked by the translator (``missing_terminal``); a
+            # background one is wrapped in ``Checked`` so that a body cut short can be resumed.
             if response_id is None:
                 if self.sdk_models:
-                    return Checked(responses.create(**self._params(request)), self.provider, _model_kind)
+                    return responses.create(**self._params(request))
                 manager = responses.with_streaming_response.create(**self._params(request))
             else:
                 if self.sdk_models:
-                    stream = responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
-                    return Checked(stream, self.provider, _model_kind)
+                    return responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
-            events = EventResponse(manager.__enter__().http_response, self.provider, request.settings.max_event_bytes)
-            return Checked(events, self.provider, _dict_kind)
+            return EventResponse(manager.__enter__().http_response, self.provider, request.settings.max_event_bytes)
 
-        first = open_sync()
         if not request.extra.get("background"):
-            return first
+            return open_sync()
+        kind = _model_kind if self.sdk_models else _dict_kind
+
+        def open_checked(response_id: str | None = None, after: int | None = None) -> Checked:
+            return Checked(open_sync(response_id, after), self.provider, kind)
+
         return ResumingStream(
-            first, open_sync, lambda response_id: responses.cancel(response_id, timeout=self.settings.timeout),
+            open_checked(), open_checked,
+            lambda response_id: responses.cancel(response_id, timeout=self.settings.timeout),
             identity=_model_identity if self.sdk_models else _dict_identity, resumable=self._resumable,
             retries=request.settings.max_retries,
         )
@@ -362,29 +370,37 @@ class OpenAIResponsesClient(OpenAIClient):
         responses = self.async_sdk.responses
         timeout = http_timeout(request.settings)
 
-        async def open_async(response_id: str | None = None, after: int | None = None) -> AsyncNative:
+        async def open_async(response_id: str | None = None, after: int | None = None) -> tuple[Any, Any]:
+            """The event stream (models or dicts) and the stream to close."""
             if self.sdk_models:
                 if response_id is None:
                     stream = await responses.create(**self._params(request))
                 else:
                     stream = await responses.retrieve(response_id, stream=True, starting_after=after, timeout=timeout)
-                checked = Checked(stream, self.provider, _model_kind)
-                return AsyncNative(checked.achecked(), stream.close, response=stream.response)
+                return stream, stream
             if response_id is None:
                 manager = responses.with_streaming_response.create(**self._params(request))
             else:
                 manager = responses.with_streaming_response.retrieve(
                     response_id, stream=True, starting_after=after, timeout=timeout)
             response = (await manager.__aenter__()).http_response
-            events = EventResponse(response, self.provider, request.settings.max_event_bytes)
-            checked = Checked(events, self.provider, _dict_kind)
-            return AsyncNative(checked.achecked(), response.aclose, response=response)
+            return EventResponse(response, self.provider, request.settings.max_event_bytes), response
 
-        first = await open_async()
         if not request.extra.get("background"):
-            return first
+            events, closing = await open_async()
+            return AsyncNative(events, closing.aclose if closing is not events else events.close,
+                               response=events.response)
+        kind = _model_kind if self.sdk_models else _dict_kind
+
+        async def open_checked(response_id: str | None = None, after: int | None = None) -> AsyncNative:
+            events, closing = await open_async(response_id, after)
+            checked = Checked(events, self.provider, kind)
+            return AsyncNative(checked.achecked(), closing.aclose if closing is not events else events.close,
+                               response=events.response)
+
         return AsyncResumingStream(
-            first, open_async, lambda response_id: responses.cancel(response_id, timeout=self.settings.timeout),
+            await open_checked(), open_checked,
+            lambda response_id: responses.cancel(response_id, timeout=self.settings.timeout),
             identity=_model_identity if self.sdk_models else _dict_identity, resumable=self._resumable,
             retries=request.settings.max_retries,
         )
