@@ -106,15 +106,28 @@ _usage_input, _usage_output, _usage_cached, _usage_write, _usage_reasoning, _usa
 
 def usage_counts(input_tokens: int, output_tokens: int, cached_input_tokens: int, reasoning_tokens: int) -> Usage:
     """``Usage(input_tokens, output_tokens, cached_input_tokens, 0, reasoning_tokens)`` for a wire that
-    reports usage with every event (Gemini): the same value without binding keyword arguments."""
+    reports usage with every event (Gemini): an equal value with four slot stores, no keyword binding;
+    ``cache_write_tokens`` and ``cost`` read as their defaults (``_usage_unset``)."""
     usage: Usage = object.__new__(Usage)
     _usage_input(usage, input_tokens)
     _usage_output(usage, output_tokens)
     _usage_cached(usage, cached_input_tokens)
-    _usage_write(usage, 0)
     _usage_reasoning(usage, reasoning_tokens)
-    _usage_cost(usage, None)
     return usage
+
+
+_USAGE_DEFAULTS = {field.name: field.default for field in attrs.fields(Usage)}
+
+
+def _usage_unset(self: Usage, name: str) -> Any:
+    """Only for an attribute not found: a slot ``usage_counts`` left empty reads as its field's default."""
+    try:
+        return _USAGE_DEFAULTS[name]
+    except KeyError:
+        raise AttributeError(f"'Usage' object has no attribute {name!r}") from None
+
+
+setattr(Usage, "__getattr__", _usage_unset)  # noqa: B010 - hidden from type checkers on purpose
 
 
 @attrs.frozen(slots=True)

@@ -84,3 +84,20 @@ def test_from_openai_style_messages() -> None:
 def test_unknown_role_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         Message("robot", "beep")  # type: ignore[arg-type]
+
+
+def test_usage_counts_is_the_usage_the_constructor_makes() -> None:
+    """Gemini's per-event usage leaves two slots empty: they read as their defaults everywhere."""
+    import copy
+    import pickle
+
+    from llmstream._types import usage_counts
+
+    fast, slow = usage_counts(21, 7, 3, 2), Usage(21, 7, 3, 0, 2)
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert (fast.cache_write_tokens, fast.cost, fast.total_tokens) == (0, None, 28)
+    assert attrs.asdict(fast) == attrs.asdict(slow)
+    assert pickle.loads(pickle.dumps(fast)) == copy.copy(fast) == slow
+    assert attrs.evolve(fast, cost=0.5).cost == 0.5
+    with pytest.raises(AttributeError, match="no attribute 'tokens'"):
+        fast.tokens  # type: ignore[attr-defined]  # noqa: B018
