@@ -84,7 +84,10 @@ def _stderr_tail(handle: IO[str] | None) -> str:
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        # It also ends when this process does (its stdin closes); the time bound is a backstop, long
+        # enough for a run with --instructions (an hour or more under callgrind).
+        [sys.executable, str(HERE / "server.py"), "--max-seconds", "14400"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
     )
     line = _readline(server, 30.0)
     if not line.startswith("PORT "):
@@ -558,6 +561,8 @@ def report(
         floor = rows.get(f"{wire}-floor") or rows.get("openrouter-httpx2" if wire == "openrouter" else "")
         for contender in rows.values():
             per = contender.per_chunk(events)
+            if per is None and contender.error is None and not contender.cpu:
+                continue  # not run (--skip throughput)
             if per is None:
                 lines.append(f"| {wire} | {contender.label} | — | 0 | | | | failed: {contender.error} |")
                 continue
