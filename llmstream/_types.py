@@ -104,32 +104,6 @@ _usage_input, _usage_output, _usage_cached, _usage_write, _usage_reasoning, _usa
 )
 
 
-def usage_counts(input_tokens: int, output_tokens: int, cached_input_tokens: int, reasoning_tokens: int) -> Usage:
-    """``Usage(input_tokens, output_tokens, cached_input_tokens, 0, reasoning_tokens)`` for a wire that
-    reports usage with every event (Gemini): an equal value with four slot stores, no keyword binding;
-    ``cache_write_tokens`` and ``cost`` read as their defaults (``_usage_unset``)."""
-    usage: Usage = object.__new__(Usage)
-    _usage_input(usage, input_tokens)
-    _usage_output(usage, output_tokens)
-    _usage_cached(usage, cached_input_tokens)
-    _usage_reasoning(usage, reasoning_tokens)
-    return usage
-
-
-_USAGE_DEFAULTS = {field.name: field.default for field in attrs.fields(Usage)}
-
-
-def _usage_unset(self: Usage, name: str) -> Any:
-    """Only for an attribute not found: a slot ``usage_counts`` left empty reads as its field's default."""
-    try:
-        return _USAGE_DEFAULTS[name]
-    except KeyError:
-        raise AttributeError(f"'Usage' object has no attribute {name!r}") from None
-
-
-setattr(Usage, "__getattr__", _usage_unset)  # noqa: B010 - hidden from type checkers on purpose
-
-
 @attrs.frozen(slots=True)
 class ToolCallDelta:
     """A piece of a tool call: START carries id and name, DELTA a fragment, END the full JSON."""
@@ -340,45 +314,6 @@ _setters = {field.name: StreamedChunk.__dict__[field.name].__set__ for field in 
 ))
 if _setters:  # pragma: no cover - a new field must be set in StreamedChunk.__init__ too
     raise ImportError(f"StreamedChunk.__init__ does not set {sorted(_setters)}")
-_new = object.__new__
-_TEXT_TYPE, _USAGE_TYPE = ChunkType.TEXT, ChunkType.USAGE
-
-
-def text_chunk(text: str, raw: Any) -> StreamedChunk:
-    """``StreamedChunk(ChunkType.TEXT, text, raw=raw)`` for translators' hot paths: an equal object built
-    with three slot stores instead of fifteen; the other fields read as their defaults (``_unset_field``)."""
-    chunk: StreamedChunk = _new(StreamedChunk)
-    _set_type(chunk, _TEXT_TYPE)
-    _set_text(chunk, text)
-    _set_raw(chunk, raw)
-    return chunk
-
-
-def usage_chunk(usage: Usage, raw: Any) -> StreamedChunk:
-    """``StreamedChunk(ChunkType.USAGE, usage=usage, raw=raw)``, built as :func:`text_chunk` is (Gemini
-    reports usage with every chunk)."""
-    chunk: StreamedChunk = _new(StreamedChunk)
-    _set_type(chunk, _USAGE_TYPE)
-    _set_usage(chunk, usage)
-    _set_raw(chunk, raw)
-    return chunk
-
-
-_UNSET_DEFAULTS = {field.name: field.default for field in attrs.fields(StreamedChunk)}  # what text_chunk leaves out
-
-
-def _unset_field(self: StreamedChunk, name: str) -> Any:
-    """Only for an attribute not found: a slot ``text_chunk``/``usage_chunk`` left empty reads as its field's
-    default (equality, repr, evolve, pickling see every field); other names raise. Set at runtime: hidden from mypy."""
-    try:
-        return _UNSET_DEFAULTS[name]
-    except KeyError:
-        raise AttributeError(f"'StreamedChunk' object has no attribute {name!r}") from None
-
-
-setattr(StreamedChunk, "__getattr__", _unset_field)  # noqa: B010 - hidden from type checkers on purpose
-
-
 @attrs.frozen(slots=True)
 class StreamStats:
     """Figures of one stream. ``time_to_first_chunk_ms`` counts any chunk (START included);

@@ -91,7 +91,7 @@ def test_usage_counts_is_the_usage_the_constructor_makes() -> None:
     import copy
     import pickle
 
-    from llmstream._types import usage_counts
+    from llmstream._hot_values import usage_counts
 
     fast, slow = usage_counts(21, 7, 3, 2), Usage(21, 7, 3, 0, 2)
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)

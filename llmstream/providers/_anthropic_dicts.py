@@ -21,8 +21,9 @@ from typing import Any
 
 from .._errors import InBandError, LLMStreamError, MalformedStreamError
 from .._guard import DEFAULT_MAX_EVENT_BYTES
+from .._hot_values import text_chunk
 from .._transport import ResponseEvents
-from .._types import ChunkType, StreamedChunk, text_chunk
+from .._types import ChunkType, StreamedChunk
 from ..sse import SSEDecoder
 from ._anthropic_events import AnthropicTranslator, in_band_error
 from ._json_scan import scan as _scan

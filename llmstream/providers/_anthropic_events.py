@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import InBandError
-from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk
+from .._hot_values import text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage
 from ._parts import Parts
 from ._server_tools import AnthropicServerTools, field
 

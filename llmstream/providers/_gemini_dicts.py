@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 from .._errors import InBandError, MalformedStreamError
-from .._types import ChunkType, StreamedChunk, text_chunk, usage_chunk
+from .._hot_values import text_chunk, usage_chunk
+from .._types import ChunkType, StreamedChunk
 from ._gemini_translate import blocked, finish, usage_of
 from ._parts import Parts
 from ._server_tools import GeminiServerTools

@@ -10,7 +10,8 @@ import base64
 import json
 from typing import Any
 
-from .._types import ChunkType, FinishReason, StreamedChunk, Usage, text_chunk, usage_chunk, usage_counts
+from .._hot_values import text_chunk, usage_chunk, usage_counts
+from .._types import ChunkType, FinishReason, StreamedChunk, Usage
 from ._parts import Parts
 from ._server_tools import GeminiServerTools
 from ._vertex import PartialCalls

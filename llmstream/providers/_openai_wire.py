@@ -13,7 +13,8 @@ from typing import Any
 
 from .._conversation import Conversation
 from .._errors import InBandError
-from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage, text_chunk
+from .._hot_values import text_chunk
+from .._types import ChunkType, FinishReason, StreamedChunk, Tool, Usage
 from ._parts import Parts
 from ._reasoning_details import ReasoningDetails, reasoning_details
 from ._server_tools import citation_from_annotation

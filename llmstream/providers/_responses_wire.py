@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import InBandError
+from .._hot_values import text_chunk
 from .._types import (
     ChunkType,
     FinishReason,
@@ -20,17 +21,16 @@ from .._types import (
     ServerToolStatus,
     StreamedChunk,
     ToolCallDelta,
-    text_chunk,
 )
 from ._responses_items import SERVER_ITEMS, STATUSES, WIRE, citation, json_value, tool_name, tool_values, usage_of
 
-__all__ = ["ResponsesEventTranslator"]
+__all__ = ["TERMINAL", "ResponsesEventTranslator"]
 
 _REASONING = ChunkType.REASONING
 _SERVER_TOOL = ChunkType.SERVER_TOOL
 _CALL_ITEMS = {"function_call": "arguments", "custom_tool_call": "input"}
 _INCOMPLETE = {"max_output_tokens": FinishReason.LENGTH, "content_filter": FinishReason.CONTENT_FILTER}
-_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 
 
 class _Call:
@@ -143,7 +143,7 @@ class ResponsesEventTranslator:
             return out
         if not isinstance(kind, str):
             return out
-        if kind in _TERMINAL:
+        if kind in TERMINAL:
             self._terminal(kind, event, raw, out)
         elif kind == "response.output_item.added":
             self._item_added(event, raw, out)
